@@ -1,0 +1,470 @@
+"""A typed, read-only view of a BPMN 2.0 model.
+
+:func:`read_model` walks a parsed tree once and returns frozen dataclasses:
+definitions, processes (also those behind collaboration pools), lanes, every
+flow node (activities, events, gateways, nested in sub-processes too),
+sequence and message flows, data objects and stores with their associations,
+documentation, forms (Camunda ``formData``, Camunda form files and
+SpiffWorkflow JSON-Schema files resolved next to the model) and BPMNDI shapes
+and edges.
+
+The view is tolerant: it describes what is there, even when it is wrong (a
+flow pointing nowhere, a missing id). Judging is the job of
+:mod:`bpmn.validate`. Every element keeps its source line, and its lxml
+element for code that rewrites the model (``redesign``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from lxml import etree
+
+from bpmn.formfields import Form, read_form
+from bpmn.load import BPMN_NS, Source
+
+DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
+DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
+OMGDI_NS = "http://www.omg.org/spec/DD/20100524/DI"
+
+ACTIVITY_TAGS = frozenset({
+    "task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask",
+    "receiveTask", "businessRuleTask", "callActivity", "subProcess",
+    "transaction", "adHocSubProcess",
+})
+EVENT_TAGS = frozenset({
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent",
+    "boundaryEvent", "implicitThrowEvent",
+})
+GATEWAY_TAGS = frozenset({
+    "exclusiveGateway", "inclusiveGateway", "parallelGateway", "complexGateway",
+    "eventBasedGateway",
+})
+SUBPROCESS_TAGS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
+DATA_TAGS = frozenset({
+    "dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput",
+})
+
+
+def _q(tag: str) -> str:
+    return f"{{{BPMN_NS}}}{tag}"
+
+
+def local(el: etree._Element) -> str:
+    """The local name of an element's tag ('' for comments and PIs)."""
+    tag = el.tag
+    if not isinstance(tag, str):
+        return ""
+    return tag.rpartition("}")[2]
+
+
+def _text(el: etree._Element | None) -> str:
+    return "".join(el.itertext()).strip() if el is not None else ""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A BPMNDI shape's rectangle in diagram coordinates."""
+
+    x: float
+    y: float
+    width: float
+    height: float
+
+    def overlaps(self, other: Bounds) -> bool:
+        """True when the two rectangles share area (touching edges do not count)."""
+        return (self.x < other.x + other.width and other.x < self.x + self.width
+                and self.y < other.y + other.height and other.y < self.y + self.height)
+
+
+@dataclass(frozen=True)
+class Shape:
+    id: str
+    element_id: str
+    bounds: Bounds
+    is_expanded: bool | None = None
+    is_horizontal: bool | None = None
+    label: Bounds | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Edge:
+    id: str
+    element_id: str
+    waypoints: tuple[tuple[float, float], ...]
+    label: Bounds | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """One ``BPMNDiagram``: shapes and edges keyed by the element they draw."""
+
+    id: str
+    plane_element: str | None
+    shapes: Mapping[str, Shape]
+    edges: Mapping[str, Edge]
+
+
+@dataclass(frozen=True)
+class FlowNode:
+    """An activity, event or gateway."""
+
+    id: str
+    tag: str                      # local name: userTask, boundaryEvent, ...
+    kind: str                     # "activity" | "event" | "gateway"
+    name: str | None
+    process_id: str
+    line: int | None
+    documentation: str = ""
+    parent_id: str | None = None  # enclosing sub-process, if any
+    lane_id: str | None = None    # innermost lane holding this node
+    incoming: tuple[str, ...] = ()
+    outgoing: tuple[str, ...] = ()
+    event_definitions: tuple[str, ...] = ()   # e.g. ("timerEventDefinition",)
+    attached_to: str | None = None            # boundary events
+    cancel_activity: bool = True
+    default_flow: str | None = None
+    called_element: str | None = None
+    data_inputs: tuple[str, ...] = ()   # data reference ids feeding this node
+    data_outputs: tuple[str, ...] = ()  # data reference ids it writes
+    form: Form | None = None
+    attrs: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
+    element: etree._Element | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def is_activity(self) -> bool:
+        return self.kind == "activity"
+
+
+@dataclass(frozen=True)
+class SequenceFlow:
+    id: str
+    name: str | None
+    source: str | None
+    target: str | None
+    condition: str | None
+    process_id: str
+    line: int | None
+    element: etree._Element | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class DataRef:
+    """A data object (reference), data store reference, or data input/output."""
+
+    id: str
+    tag: str
+    name: str | None
+    process_id: str
+    line: int | None
+    target: str | None = None   # dataObjectRef / dataStoreRef
+    documentation: str = ""
+
+
+@dataclass(frozen=True)
+class Lane:
+    id: str
+    name: str | None
+    process_id: str
+    flow_node_refs: tuple[str, ...]
+    parent_id: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Participant:
+    """A pool of a collaboration."""
+
+    id: str
+    name: str | None
+    process_ref: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class MessageFlow:
+    id: str
+    name: str | None
+    source: str | None
+    target: str | None
+    message_ref: str | None
+    line: int | None
+
+
+@dataclass(frozen=True)
+class Process:
+    id: str
+    name: str | None
+    is_executable: bool | None
+    line: int | None
+    participant: Participant | None
+    nodes: Mapping[str, FlowNode]
+    flows: Mapping[str, SequenceFlow]
+    lanes: Mapping[str, Lane]
+    data: Mapping[str, DataRef]
+    documentation: str = ""
+    element: etree._Element | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def activities(self) -> list[FlowNode]:
+        """Activities in document order, sub-processes and their contents included."""
+        return [n for n in self.nodes.values() if n.kind == "activity"]
+
+    @property
+    def display_name(self) -> str | None:
+        if self.name:
+            return self.name
+        return self.participant.name if self.participant else None
+
+
+@dataclass(frozen=True)
+class Model:
+    """The whole of one BPMN file."""
+
+    name: str
+    id: str | None
+    target_namespace: str | None
+    exporter: str | None
+    processes: tuple[Process, ...]
+    participants: tuple[Participant, ...]
+    message_flows: tuple[MessageFlow, ...]
+    diagrams: tuple[Diagram, ...]
+    root_elements: Mapping[str, tuple[str, str | None, int | None]]  # id -> (tag, name, line)
+    source: Source = field(repr=False, compare=False)
+
+    def process(self, pid: str) -> Process | None:
+        return next((p for p in self.processes if p.id == pid), None)
+
+    def node(self, node_id: str) -> FlowNode | None:
+        for p in self.processes:
+            n = p.nodes.get(node_id)
+            if n is not None:
+                return n
+        return None
+
+    def shape(self, element_id: str) -> Shape | None:
+        for d in self.diagrams:
+            s = d.shapes.get(element_id)
+            if s is not None:
+                return s
+        return None
+
+    @property
+    def participant_of(self) -> Mapping[str, Participant]:
+        """Pools by the id of the process they show."""
+        return {p.process_ref: p for p in self.participants if p.process_ref}
+
+    def pool_of_element(self, element_id: str) -> Participant | None:
+        """The pool that holds an element (flow node or data ref), or the pool itself."""
+        for p in self.participants:
+            if p.id == element_id:
+                return p
+        for proc in self.processes:
+            if element_id in proc.nodes or element_id in proc.data:
+                return proc.participant
+        return None
+
+
+# --- reading -----------------------------------------------------------------
+
+def read_model(source: Source) -> Model:
+    """Build the typed view of one loaded model. Never raises on odd content."""
+    root = source.root
+    participants: list[Participant] = []
+    message_flows: list[MessageFlow] = []
+    root_elements: dict[str, tuple[str, str | None, int | None]] = {}
+    for child in root:
+        tag = local(child)
+        if not tag:
+            continue
+        cid = child.get("id")
+        if cid:
+            root_elements[cid] = (tag, child.get("name"), child.sourceline)
+        if tag == "collaboration":
+            for sub in child:
+                st = local(sub)
+                if st == "participant":
+                    participants.append(Participant(
+                        sub.get("id", ""), sub.get("name"), sub.get("processRef"), sub.sourceline))
+                elif st == "messageFlow":
+                    message_flows.append(MessageFlow(
+                        sub.get("id", ""), sub.get("name"), sub.get("sourceRef"),
+                        sub.get("targetRef"), sub.get("messageRef"), sub.sourceline))
+    pool_by_process = {p.process_ref: p for p in participants if p.process_ref}
+    processes = tuple(
+        _read_process(el, source, pool_by_process.get(el.get("id", "")))
+        for el in root.iterchildren(_q("process"))
+    )
+    return Model(
+        name=source.name,
+        id=root.get("id"),
+        target_namespace=root.get("targetNamespace"),
+        exporter=root.get("exporter"),
+        processes=processes,
+        participants=tuple(participants),
+        message_flows=tuple(message_flows),
+        diagrams=tuple(_read_diagram(d) for d in root.iterchildren(f"{{{DI_NS}}}BPMNDiagram")),
+        root_elements=MappingProxyType(root_elements),
+        source=source,
+    )
+
+
+def _documentation(el: etree._Element) -> str:
+    parts = [_text(d) for d in el.iterchildren(_q("documentation"))]
+    return "\n".join(p for p in parts if p)
+
+
+def _read_process(el: etree._Element, source: Source, pool: Participant | None) -> Process:
+    pid = el.get("id", "")
+    nodes: dict[str, FlowNode] = {}
+    flows: dict[str, SequenceFlow] = {}
+    data: dict[str, DataRef] = {}
+    lanes: dict[str, Lane] = {}
+    lane_of: dict[str, str] = {}
+
+    def walk_lanes(lane_set: etree._Element, parent: str | None) -> None:
+        for lane in lane_set.iterchildren(_q("lane")):
+            lid = lane.get("id", "")
+            refs = tuple(_text(r) for r in lane.iterchildren(_q("flowNodeRef")))
+            lanes[lid] = Lane(lid, lane.get("name"), pid, refs, parent, lane.sourceline)
+            for r in refs:
+                lane_of[r] = lid  # children are visited later, so the innermost lane wins
+            for child_set in lane.iterchildren(_q("childLaneSet")):
+                walk_lanes(child_set, lid)
+
+    for ls in el.iterchildren(_q("laneSet")):
+        walk_lanes(ls, None)
+
+    pending: list[tuple[etree._Element, str | None]] = []
+
+    def walk(container: etree._Element, parent: str | None) -> None:
+        for child in container:
+            tag = local(child)
+            if tag in ACTIVITY_TAGS or tag in EVENT_TAGS or tag in GATEWAY_TAGS:
+                pending.append((child, parent))
+                if tag in SUBPROCESS_TAGS:
+                    for ls in child.iterchildren(_q("laneSet")):
+                        walk_lanes(ls, None)
+                    walk(child, child.get("id"))
+            elif tag == "sequenceFlow":
+                fid = child.get("id", "")
+                cond = child.find(_q("conditionExpression"))
+                flows[fid] = SequenceFlow(
+                    fid, child.get("name"), child.get("sourceRef"), child.get("targetRef"),
+                    _text(cond) if cond is not None else None, pid, child.sourceline, child)
+            elif tag in DATA_TAGS:
+                did = child.get("id", "")
+                data[did] = DataRef(
+                    did, tag, child.get("name"), pid, child.sourceline,
+                    child.get("dataObjectRef") or child.get("dataStoreRef"), _documentation(child))
+            elif tag == "ioSpecification":
+                walk(child, parent)
+
+    walk(el, None)
+    for child, parent in pending:
+        node = _read_node(child, pid, parent, lane_of, source)
+        nodes[node.id] = node
+    return Process(
+        id=pid,
+        name=el.get("name"),
+        is_executable=_bool(el.get("isExecutable")),
+        line=el.sourceline,
+        participant=pool,
+        nodes=MappingProxyType(nodes),
+        flows=MappingProxyType(flows),
+        lanes=MappingProxyType(lanes),
+        data=MappingProxyType(data),
+        documentation=_documentation(el),
+        element=el,
+    )
+
+
+def _bool(v: str | None) -> bool | None:
+    if v is None:
+        return None
+    return v.strip().lower() == "true"
+
+
+def _read_node(el: etree._Element, pid: str, parent: str | None,
+               lane_of: Mapping[str, str], source: Source) -> FlowNode:
+    tag = local(el)
+    kind = "activity" if tag in ACTIVITY_TAGS else "event" if tag in EVENT_TAGS else "gateway"
+    nid = el.get("id", "")
+    inputs: list[str] = []
+    outputs: list[str] = []
+    for assoc in el.iterchildren(_q("dataInputAssociation")):
+        inputs.extend(_text(r) for r in assoc.iterchildren(_q("sourceRef")))
+    for assoc in el.iterchildren(_q("dataOutputAssociation")):
+        outputs.extend(_text(r) for r in assoc.iterchildren(_q("targetRef")))
+    event_defs = tuple(
+        local(c) for c in el if local(c).endswith("EventDefinition") or local(c) == "eventDefinitionRef")
+    return FlowNode(
+        id=nid,
+        tag=tag,
+        kind=kind,
+        name=el.get("name"),
+        process_id=pid,
+        line=el.sourceline,
+        documentation=_documentation(el),
+        parent_id=parent,
+        lane_id=lane_of.get(nid),
+        incoming=tuple(_text(c) for c in el.iterchildren(_q("incoming"))),
+        outgoing=tuple(_text(c) for c in el.iterchildren(_q("outgoing"))),
+        event_definitions=event_defs,
+        attached_to=el.get("attachedToRef"),
+        cancel_activity=el.get("cancelActivity", "true").strip().lower() != "false",
+        default_flow=el.get("default"),
+        called_element=el.get("calledElement"),
+        data_inputs=tuple(i for i in inputs if i),
+        data_outputs=tuple(o for o in outputs if o),
+        form=read_form(el, source) if kind == "activity" or tag == "startEvent" else None,
+        attrs=MappingProxyType(dict(el.attrib)),
+        element=el,
+    )
+
+
+def _bounds(el: etree._Element | None) -> Bounds | None:
+    if el is None:
+        return None
+    try:
+        return Bounds(float(el.get("x", 0)), float(el.get("y", 0)),
+                      float(el.get("width", 0)), float(el.get("height", 0)))
+    except ValueError:
+        return None
+
+
+def _read_diagram(d: etree._Element) -> Diagram:
+    shapes: dict[str, Shape] = {}
+    edges: dict[str, Edge] = {}
+    plane = d.find(f"{{{DI_NS}}}BPMNPlane")
+    if plane is not None:
+        for s in plane.iterchildren(f"{{{DI_NS}}}BPMNShape"):
+            b = _bounds(s.find(f"{{{DC_NS}}}Bounds"))
+            ref = s.get("bpmnElement")
+            if b is None or not ref:
+                continue
+            lab = s.find(f"{{{DI_NS}}}BPMNLabel")
+            shapes[ref] = Shape(
+                s.get("id", ""), ref, b, _bool(s.get("isExpanded")), _bool(s.get("isHorizontal")),
+                _bounds(lab.find(f"{{{DC_NS}}}Bounds")) if lab is not None else None, s.sourceline)
+        for e in plane.iterchildren(f"{{{DI_NS}}}BPMNEdge"):
+            ref = e.get("bpmnElement")
+            if not ref:
+                continue
+            pts: list[tuple[float, float]] = []
+            for w in e.iterchildren(f"{{{OMGDI_NS}}}waypoint"):
+                try:
+                    pts.append((float(w.get("x", 0)), float(w.get("y", 0))))
+                except ValueError:
+                    continue
+            lab = e.find(f"{{{DI_NS}}}BPMNLabel")
+            edges[ref] = Edge(
+                e.get("id", ""), ref, tuple(pts),
+                _bounds(lab.find(f"{{{DC_NS}}}Bounds")) if lab is not None else None, e.sourceline)
+    return Diagram(
+        d.get("id", ""), plane.get("bpmnElement") if plane is not None else None,
+        MappingProxyType(shapes), MappingProxyType(edges))
