@@ -389,19 +389,41 @@ def _bool(v: str | None) -> bool | None:
     return v.strip().lower() == "true"
 
 
+_INCOMING, _OUTGOING = _q("incoming"), _q("outgoing")
+_DATA_IN, _DATA_OUT = _q("dataInputAssociation"), _q("dataOutputAssociation")
+_SOURCE_REF, _TARGET_REF, _DOC = _q("sourceRef"), _q("targetRef"), _q("documentation")
+
+
 def _read_node(el: etree._Element, pid: str, parent: str | None,
                lane_of: Mapping[str, str], source: Source) -> FlowNode:
     tag = local(el)
     kind = "activity" if tag in ACTIVITY_TAGS else "event" if tag in EVENT_TAGS else "gateway"
     nid = el.get("id", "")
+    incoming: list[str] = []
+    outgoing: list[str] = []
     inputs: list[str] = []
     outputs: list[str] = []
-    for assoc in el.iterchildren(_q("dataInputAssociation")):
-        inputs.extend(_text(r) for r in assoc.iterchildren(_q("sourceRef")))
-    for assoc in el.iterchildren(_q("dataOutputAssociation")):
-        outputs.extend(_text(r) for r in assoc.iterchildren(_q("targetRef")))
-    event_defs = tuple(
-        local(c) for c in el if local(c).endswith("EventDefinition") or local(c) == "eventDefinitionRef")
+    docs: list[str] = []
+    event_defs: list[str] = []
+    # One pass over the children: this runs for every node of large models.
+    for child in el:
+        ctag = child.tag
+        if ctag == _INCOMING:
+            incoming.append((child.text or "").strip())
+        elif ctag == _OUTGOING:
+            outgoing.append((child.text or "").strip())
+        elif ctag == _DOC:
+            text = _text(child)
+            if text:
+                docs.append(text)
+        elif ctag == _DATA_IN:
+            inputs.extend(_text(r) for r in child.iterchildren(_SOURCE_REF))
+        elif ctag == _DATA_OUT:
+            outputs.extend(_text(r) for r in child.iterchildren(_TARGET_REF))
+        elif isinstance(ctag, str):
+            name = ctag.rpartition("}")[2]
+            if name.endswith("EventDefinition") or name == "eventDefinitionRef":
+                event_defs.append(name)
     return FlowNode(
         id=nid,
         tag=tag,
@@ -409,12 +431,12 @@ def _read_node(el: etree._Element, pid: str, parent: str | None,
         name=el.get("name"),
         process_id=pid,
         line=el.sourceline,
-        documentation=_documentation(el),
+        documentation="\n".join(docs),
         parent_id=parent,
         lane_id=lane_of.get(nid),
-        incoming=tuple(_text(c) for c in el.iterchildren(_q("incoming"))),
-        outgoing=tuple(_text(c) for c in el.iterchildren(_q("outgoing"))),
-        event_definitions=event_defs,
+        incoming=tuple(incoming),
+        outgoing=tuple(outgoing),
+        event_definitions=tuple(event_defs),
         attached_to=el.get("attachedToRef"),
         cancel_activity=el.get("cancelActivity", "true").strip().lower() != "false",
         default_flow=el.get("default"),
@@ -422,7 +444,7 @@ def _read_node(el: etree._Element, pid: str, parent: str | None,
         data_inputs=tuple(i for i in inputs if i),
         data_outputs=tuple(o for o in outputs if o),
         form=read_form(el, source) if kind == "activity" or tag == "startEvent" else None,
-        attrs=MappingProxyType(dict(el.attrib)),
+        attrs=dict(el.attrib),
         element=el,
     )
 
