@@ -11,6 +11,7 @@ report carries ``error``); 2 usage error.
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import json
 import os
@@ -69,6 +70,11 @@ def _cmd_analyze(args: argparse.Namespace, out: Any) -> int:
     return 1 if failed else 0
 
 
+# Other subcommands live in their own modules, each exposing
+# ``register(subparsers)`` that adds its parser and sets ``func(args, out) -> int``.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and documentation)."""
     parser = argparse.ArgumentParser(
@@ -82,6 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--jobs", type=int, default=None,
                     help="processes for many inputs (default: one per core)")
     an.set_defaults(func=_cmd_analyze)
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return parser
 
 
