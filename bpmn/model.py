@@ -318,6 +318,22 @@ def _documentation(el: etree._Element) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def _put(table: dict, key: str, value: object, line: int | None) -> None:
+    """Add ``value`` under its id without losing elements whose id is missing or repeated.
+
+    Such elements keep their (empty or repeated) ``id`` but are filed under a
+    key no XML id can take, so validation still sees and reports them; a
+    lookup by a repeated id finds the first element in document order.
+    """
+    if key and key not in table:
+        table[key] = value
+        return
+    n = 1
+    while f"{key}#(line {line}, {n})" in table:
+        n += 1
+    table[f"{key}#(line {line}, {n})"] = value
+
+
 def _read_process(el: etree._Element, source: Source, pool: Participant | None) -> Process:
     pid = el.get("id", "")
     nodes: dict[str, FlowNode] = {}
@@ -330,7 +346,7 @@ def _read_process(el: etree._Element, source: Source, pool: Participant | None) 
         for lane in lane_set.iterchildren(_q("lane")):
             lid = lane.get("id", "")
             refs = tuple(_text(r) for r in lane.iterchildren(_q("flowNodeRef")))
-            lanes[lid] = Lane(lid, lane.get("name"), pid, refs, parent, lane.sourceline)
+            _put(lanes, lid, Lane(lid, lane.get("name"), pid, refs, parent, lane.sourceline), lane.sourceline)
             for r in refs:
                 lane_of[r] = lid  # children are visited later, so the innermost lane wins
             for child_set in lane.iterchildren(_q("childLaneSet")):
@@ -353,21 +369,22 @@ def _read_process(el: etree._Element, source: Source, pool: Participant | None) 
             elif tag == "sequenceFlow":
                 fid = child.get("id", "")
                 cond = child.find(_q("conditionExpression"))
-                flows[fid] = SequenceFlow(
+                _put(flows, fid, SequenceFlow(
                     fid, child.get("name"), child.get("sourceRef"), child.get("targetRef"),
-                    _text(cond) if cond is not None else None, pid, child.sourceline, child)
+                    _text(cond) if cond is not None else None, pid, child.sourceline, child), child.sourceline)
             elif tag in DATA_TAGS:
                 did = child.get("id", "")
-                data[did] = DataRef(
+                _put(data, did, DataRef(
                     did, tag, child.get("name"), pid, child.sourceline,
-                    child.get("dataObjectRef") or child.get("dataStoreRef"), _documentation(child))
+                    child.get("dataObjectRef") or child.get("dataStoreRef"), _documentation(child)),
+                    child.sourceline)
             elif tag == "ioSpecification":
                 walk(child, parent)
 
     walk(el, None)
     for child, parent in pending:
         node = _read_node(child, pid, parent, lane_of, source)
-        nodes[node.id] = node
+        _put(nodes, node.id, node, node.line)
     return Process(
         id=pid,
         name=el.get("name"),
