@@ -72,7 +72,9 @@ def _cmd_analyze(args: argparse.Namespace, out: Any) -> int:
 
 # Other subcommands live in their own modules, each exposing
 # ``register(subparsers)`` that adds its parser and sets ``func(args, out) -> int``.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "webui.cmd_simulator",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
