@@ -19,6 +19,7 @@ from bpmn.load import Source, iter_model_paths, load_path
 from bpmn.model import read_model
 from bpmn.report import build_report, error_report
 from bpmn.validate import validate
+from engine.scriptcheck import check_model_scripts
 from engine.spiff import check_executable
 
 
@@ -26,6 +27,8 @@ def analyze_source(source: Source, catalog: Catalog | None = None) -> dict[str, 
     """The report of one loaded model."""
     model = read_model(source)
     diagnostics = list(validate(model))
+    # Scripts the safe evaluator cannot run would fail at run time: say so now.
+    diagnostics.extend(check_model_scripts(model))
     result = check_executable(model)
     diagnostics.extend(result.diagnostics)
     findings = detect(model, catalog or default_catalog())
