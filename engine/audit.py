@@ -1,0 +1,71 @@
+"""The audit trail: who did what, when, to which instance. Append-only.
+
+:class:`AuditLog` can add and read events and nothing else: there is no
+update and no delete here, and the migration adds database triggers that
+refuse both, so an event, once committed, stays as written. Details must not
+carry personal data in clear (DESIGN §8): pass hashed subject ids, not
+national codes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One audit event as read back."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    instance_id: str | None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _entry(row: AuditEvent) -> AuditEntry:
+    return AuditEntry(id=row.id, at=row.at, actor=row.actor, action=row.action,
+                      instance_id=row.instance_id, details=dict(row.details or {}))
+
+
+class AuditLog:
+    """Adds and lists audit events inside the caller's transaction."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def record(self, action: str, *, actor: str, instance_id: str | None = None,
+               details: Mapping[str, Any] | None = None) -> AuditEntry:
+        """Append one event (it is committed with the action it describes, or not at all)."""
+        if not action or not actor:
+            raise ValueError("an audit event needs an action and an actor")
+        row = AuditEvent(at=self._clock.now(), actor=actor, action=action, instance_id=instance_id,
+                         details=dict(details or {}))
+        self._session.add(row)
+        self._session.flush()  # assigns the id
+        return _entry(row)
+
+    def entries(self, *, instance_id: str | None = None, actor: str | None = None, action: str | None = None,
+             since: datetime | None = None, limit: int = 100) -> list[AuditEntry]:
+        """Events matching every given filter, oldest first, at most ``limit``."""
+        query = select(AuditEvent).order_by(AuditEvent.at, AuditEvent.id).limit(limit)
+        if instance_id is not None:
+            query = query.where(AuditEvent.instance_id == instance_id)
+        if actor is not None:
+            query = query.where(AuditEvent.actor == actor)
+        if action is not None:
+            query = query.where(AuditEvent.action == action)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        return [_entry(row) for row in self._session.scalars(query)]

@@ -1,0 +1,209 @@
+"""The clerks' inbox: one queryable row per user or manual task waiting for a person.
+
+The engine creates a row when a human task becomes ready and cancels it when
+the process moves on without it (an interrupting boundary event). Clerks
+claim, release and complete rows here, in the same transaction that runs the
+instance on.
+
+Every state change is a compare-and-set ``UPDATE … WHERE status IN (…) [AND
+version = :seen]`` that also bumps ``version``. When two clerks complete the
+same task at once, the database lets exactly one ``UPDATE`` match (PostgreSQL
+re-checks the condition after the winner's row lock is released; SQLite runs
+writing transactions one at a time); the other gets
+:class:`~engine.errors.AlreadyCompleted` naming the task and who completed it.
+``expected_version`` carries the version a clerk's form was rendered from,
+so a change made meanwhile is refused rather than overwritten.
+
+Checking that a user may act on a task (role, agency) is the caller's job:
+this module records who acted, it does not know the organisation.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import Session
+
+from engine.audit import AuditLog
+from engine.clock import Clock, require_aware
+from engine.errors import AlreadyClaimed, AlreadyCompleted, ConcurrencyError, InvalidState, NotFound
+from engine.models import HumanTask
+
+ACTIVE = ("open", "claimed")
+
+
+@dataclass(frozen=True)
+class TaskView:
+    """An inbox row as the web UI sees it."""
+
+    id: str
+    instance_id: str
+    task_key: str
+    element_id: str
+    name: str
+    lane: str | None
+    candidate_group: str | None
+    assignee: str | None
+    status: str
+    form_ref: str | None
+    due_at: datetime | None
+    created_at: datetime
+    completed_at: datetime | None
+    completed_by: str | None
+    version: int
+
+
+def _view(row: HumanTask) -> TaskView:
+    return TaskView(id=row.id, instance_id=row.instance_id, task_key=row.task_key, element_id=row.element_id,
+                    name=row.name, lane=row.lane, candidate_group=row.candidate_group, assignee=row.assignee,
+                    status=row.status, form_ref=row.form_ref, due_at=row.due_at, created_at=row.created_at,
+                    completed_at=row.completed_at, completed_by=row.completed_by, version=row.version)
+
+
+class HumanTasks:
+    """Create, list, claim, release, complete and cancel inbox rows in the caller's transaction."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+        self._audit = AuditLog(session, clock)
+
+    def create(self, *, instance_id: str, task_key: str, element_id: str, name: str = "", lane: str | None = None,
+               candidate_group: str | None = None, assignee: str | None = None, form_ref: str | None = None,
+               due_at: datetime | None = None) -> TaskView:
+        """Add the row for a ready human task; the same (instance, task key) twice yields one row.
+
+        A task with an ``assignee`` from the model starts claimed by that user.
+        """
+        existing = self._session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.task_key == task_key)
+        ).one_or_none()
+        if existing is not None:
+            return _view(existing)
+        row = HumanTask(instance_id=instance_id, task_key=task_key, element_id=element_id, name=name, lane=lane,
+                        candidate_group=candidate_group, assignee=assignee, form_ref=form_ref,
+                        due_at=require_aware(due_at, "due_at") if due_at else None,
+                        status="claimed" if assignee else "open", created_at=self._clock.now())
+        self._session.add(row)
+        self._session.flush()
+        return _view(row)
+
+    def get(self, task_id: str) -> TaskView:
+        """One row; :class:`NotFound` if there is none."""
+        return _view(self._row(task_id))
+
+    def inbox(self, *, user: str, groups: Iterable[str], limit: int = 100) -> list[TaskView]:
+        """What ``user`` can work on: open tasks of their groups and tasks claimed by them.
+
+        Ordered by due date (undated last), then age.
+        """
+        group_list = list(groups)
+        visible = or_(
+            (HumanTask.status == "open") & HumanTask.candidate_group.in_(group_list),
+            (HumanTask.status.in_(ACTIVE)) & (HumanTask.assignee == user),
+        )
+        query = (select(HumanTask).where(visible)
+                 .order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at, HumanTask.id)
+                 .limit(limit).execution_options(populate_existing=True))
+        return [_view(row) for row in self._session.scalars(query)]
+
+    def for_instance(self, instance_id: str, *, active_only: bool = True) -> list[TaskView]:
+        """The rows of one instance, oldest first."""
+        query = select(HumanTask).where(HumanTask.instance_id == instance_id)
+        if active_only:
+            query = query.where(HumanTask.status.in_(ACTIVE))
+        query = query.order_by(HumanTask.created_at, HumanTask.id).execution_options(populate_existing=True)
+        return [_view(row) for row in self._session.scalars(query)]
+
+    def claim(self, task_id: str, *, user: str, expected_version: int | None = None) -> TaskView:
+        """Take an open task for ``user`` (claiming one's own task again is a no-op)."""
+        current = self._row(task_id)
+        if current.status == "claimed" and current.assignee == user:
+            return _view(current)
+        self._change(task_id, user, expected_version, {"status": "open"},
+                     status="claimed", assignee=user)
+        return self._done(task_id, user, "task.claimed")
+
+    def release(self, task_id: str, *, user: str, expected_version: int | None = None) -> TaskView:
+        """Give a claimed task back to its group."""
+        self._change(task_id, user, expected_version, {"status": "claimed", "assignee": user},
+                     status="open", assignee=None)
+        return self._done(task_id, user, "task.released")
+
+    def complete(self, task_id: str, *, user: str, expected_version: int | None = None) -> TaskView:
+        """Mark the task completed by ``user``; exactly one of two racing clerks gets here.
+
+        The loser gets :class:`AlreadyCompleted` (or :class:`AlreadyClaimed`
+        when someone else holds the task).
+        """
+        now = self._clock.now()
+        self._change(task_id, user, expected_version, {"status": ACTIVE, "assignee": (None, user)},
+                     status="completed", assignee=user, completed_at=now, completed_by=user)
+        return self._done(task_id, user, "task.completed")
+
+    def cancel(self, task_id: str, *, actor: str = "engine") -> bool:
+        """Cancel an active task (its process no longer waits for it); False if it was not active."""
+        done = self._update([HumanTask.id == task_id, HumanTask.status.in_(ACTIVE)], status="cancelled") == 1
+        if done:
+            self._done(task_id, actor, "task.cancelled")
+        return done
+
+    def cancel_for_instance(self, instance_id: str) -> int:
+        """Cancel every active task of an instance (it was cancelled or ended); returns how many."""
+        return self._update([HumanTask.instance_id == instance_id, HumanTask.status.in_(ACTIVE)],
+                            status="cancelled")
+
+    # -- the compare-and-set core ------------------------------------------------------------
+
+    def _change(self, task_id: str, user: str, expected_version: int | None, expect: dict[str, Any],
+                **values: Any) -> None:
+        conditions: list[Any] = [HumanTask.id == task_id]
+        status = expect["status"]
+        conditions.append(HumanTask.status.in_(status) if isinstance(status, tuple) else HumanTask.status == status)
+        if "assignee" in expect:
+            allowed = expect["assignee"]
+            if isinstance(allowed, tuple):  # (None, user): unclaimed, or claimed by this user
+                conditions.append(or_(HumanTask.assignee.is_(None), HumanTask.assignee == user))
+            else:
+                conditions.append(HumanTask.assignee == allowed)
+        if expected_version is not None:
+            conditions.append(HumanTask.version == expected_version)
+        if self._update(conditions, **values) != 1:
+            self._explain(task_id, user, expected_version)
+
+    def _update(self, conditions: list[Any], **values: Any) -> int:
+        result = cast(CursorResult[Any], self._session.execute(
+            update(HumanTask).where(*conditions).values(version=HumanTask.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        ))
+        return result.rowcount
+
+    def _explain(self, task_id: str, user: str, expected_version: int | None) -> None:
+        """Raise the error that says why the compare-and-set matched nothing."""
+        row = self._row(task_id)  # a fresh read: the winner has committed by now
+        if row.status == "completed":
+            raise AlreadyCompleted(row.id, row.name, row.completed_by, row.completed_at)
+        if row.status == "cancelled":
+            raise InvalidState(f"task '{row.name}' ({row.id}) was cancelled: the process no longer waits for it")
+        if row.status == "claimed" and row.assignee != user:
+            raise AlreadyClaimed(row.id, row.name, row.assignee or "?")
+        if expected_version is not None and row.version != expected_version:
+            raise ConcurrencyError(f"task '{row.name}' ({row.id}) changed since you opened it "
+                                   f"(version {expected_version}, now {row.version}); reload it")
+        raise InvalidState(f"task '{row.name}' ({row.id}) is {row.status}; {user} cannot do that now")
+
+    def _done(self, task_id: str, actor: str, action: str) -> TaskView:
+        view = self.get(task_id)
+        self._audit.record(action, actor=actor, instance_id=view.instance_id,
+                           details={"task_id": view.id, "element_id": view.element_id})
+        return view
+
+    def _row(self, task_id: str) -> HumanTask:
+        row = self._session.get(HumanTask, task_id, populate_existing=True)
+        if row is None:
+            raise NotFound("human task", task_id)
+        return row

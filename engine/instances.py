@@ -1,0 +1,140 @@
+"""Instance rows: create, read, find by business key, and save a step with an optimistic lock.
+
+One action on an instance is one transaction (``Database.session_scope``)
+that starts with :meth:`Instances.lock` and ends with :meth:`Instances.save`::
+
+    with db.session_scope() as session:
+        instances = Instances(session, clock)
+        seen = instances.lock(instance_id, expected_version=form_version)  # or no version: just wait
+        parts, hashes = load_parts_and_hashes(session, instance_id)
+        ... run the engine step ...
+        save_parts(session, instance_id, new_parts, removed, known_hashes=hashes)
+        instances.save(instance_id, expected_version=seen.lock_version, status="waiting")
+
+``lock`` makes concurrent actions on one instance take turns: on PostgreSQL
+it is ``SELECT … FOR UPDATE`` (a second action waits for the first to commit,
+then reads what it wrote); on SQLite the writing transaction's ``BEGIN
+IMMEDIATE`` already serialises them. With ``expected_version`` (the version a
+clerk's page was built from) an action that would act on stale state fails
+with :class:`~engine.errors.ConcurrencyError` instead of waiting and going on.
+``save`` bumps ``lock_version`` with a compare-and-set, which also catches an
+action that skipped the lock; it must end every action, even one that changed
+only state parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.orm import Session
+
+from engine.clock import Clock
+from engine.errors import ConcurrencyError, NotFound
+from engine.models import INSTANCE_STATUSES, Instance
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """An instance row as the rest of the engine sees it."""
+
+    id: str
+    version_id: str
+    process_id: str
+    status: str
+    business_key: str | None
+    subject: str | None
+    lock_version: int
+    created_at: datetime
+    updated_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _view(row: Instance) -> InstanceView:
+    return InstanceView(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
+                        business_key=row.business_key, subject=row.subject, lock_version=row.lock_version,
+                        created_at=row.created_at, updated_at=row.updated_at, data=dict(row.data or {}))
+
+
+def _check_status(status: str) -> None:
+    if status not in INSTANCE_STATUSES:
+        raise ValueError(f"instance status must be one of {INSTANCE_STATUSES}, got {status!r}")
+
+
+class Instances:
+    """Instance rows inside the caller's transaction."""
+
+    def __init__(self, session: Session, clock: Clock) -> None:
+        self._session = session
+        self._clock = clock
+
+    def create(self, *, version_id: str, process_id: str, business_key: str | None = None,
+               subject: str | None = None, data: Mapping[str, Any] | None = None,
+               status: str = "running") -> InstanceView:
+        """Insert a new instance (``subject`` must already be hashed or opaque, never a national code)."""
+        _check_status(status)
+        now = self._clock.now()
+        row = Instance(version_id=version_id, process_id=process_id, business_key=business_key, subject=subject,
+                       data=dict(data or {}), status=status, created_at=now, updated_at=now)
+        self._session.add(row)
+        self._session.flush()
+        return _view(row)
+
+    def get(self, instance_id: str) -> InstanceView:
+        """One instance; :class:`NotFound` if there is none."""
+        row = self._session.get(Instance, instance_id, populate_existing=True)
+        if row is None:
+            raise NotFound("instance", instance_id)
+        return _view(row)
+
+    def lock(self, instance_id: str, *, expected_version: int | None = None) -> InstanceView:
+        """Read the instance and hold its row lock until the transaction ends (see the module docstring).
+
+        :class:`ConcurrencyError` if ``expected_version`` is given and the
+        instance has moved on since.
+        """
+        row = self._session.get(Instance, instance_id, populate_existing=True, with_for_update=True)
+        if row is None:
+            raise NotFound("instance", instance_id)
+        if expected_version is not None and row.lock_version != expected_version:
+            raise ConcurrencyError(f"instance {instance_id} was changed by another action (version "
+                                   f"{expected_version} expected, {row.lock_version} found); reload and retry")
+        return _view(row)
+
+    def find(self, *, business_key: str | None = None, status: str | None = None, subject: str | None = None,
+             limit: int = 100) -> list[InstanceView]:
+        """Instances matching every given filter, newest first (message correlation, case search)."""
+        query = select(Instance).order_by(Instance.created_at.desc(), Instance.id).limit(limit)
+        if business_key is not None:
+            query = query.where(Instance.business_key == business_key)
+        if status is not None:
+            query = query.where(Instance.status == status)
+        if subject is not None:
+            query = query.where(Instance.subject == subject)
+        return [_view(row) for row in self._session.scalars(query.execution_options(populate_existing=True))]
+
+    def save(self, instance_id: str, *, expected_version: int, status: str | None = None,
+             data: Mapping[str, Any] | None = None) -> int:
+        """End an action: bump ``lock_version`` if it is still ``expected_version``; return the new one.
+
+        Only the given columns are written. :class:`ConcurrencyError`
+        (retryable) when another action saved the instance first.
+        """
+        values: dict[str, Any] = {"lock_version": Instance.lock_version + 1, "updated_at": self._clock.now()}
+        if status is not None:
+            _check_status(status)
+            values["status"] = status
+        if data is not None:
+            values["data"] = dict(data)
+        result = cast(CursorResult[Any], self._session.execute(
+            update(Instance).where(Instance.id == instance_id, Instance.lock_version == expected_version)
+            .values(**values).execution_options(synchronize_session=False)
+        ))
+        if result.rowcount != 1:
+            current = self.get(instance_id)  # NotFound if it is gone
+            raise ConcurrencyError(f"instance {instance_id} was changed by another action (version "
+                                   f"{expected_version} expected, {current.lock_version} found); reload and retry")
+        return expected_version + 1

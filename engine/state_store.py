@@ -1,0 +1,122 @@
+"""An instance's engine state as a key → JSON store that writes only what changed.
+
+The SpiffWorkflow adapter cuts a workflow's serialized state into parts (one
+per task, plus a header) and hands them here. Each part is stored once with
+the SHA-256 of its canonical JSON; saving compares hashes and writes only the
+parts that differ, in at most three statements (one batched INSERT, one
+batched UPDATE, one DELETE), so the cost of a step does not grow with the age
+of the instance.
+
+Keep the hashes between steps to make unchanged parts free::
+
+    parts, hashes = load_parts_and_hashes(session, instance_id)
+    ... run a step, producing new_parts ...
+    hashes = save_parts(session, instance_id, new_parts, removed, known_hashes=hashes)
+
+Without ``known_hashes`` :func:`save_parts` reads the stored hashes first (one
+narrow SELECT). ``known_hashes`` must be what the database holds (as returned
+by the load or the previous save in the same instance lock); a stale map makes
+an INSERT collide with an existing part (an ``IntegrityError``, never silent
+loss).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from engine.models import InstanceStatePart
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of ``value`` (sorted keys, no spaces, UTF-8 kept)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def part_hash(value: Any) -> str:
+    """SHA-256 (hex) of the canonical JSON of ``value``."""
+    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+
+
+def load_hashes(session: Session, instance_id: str) -> dict[str, str]:
+    """The stored hash of every part of the instance (no JSON is read)."""
+    rows = session.execute(
+        select(InstanceStatePart.part_key, InstanceStatePart.sha256)
+        .where(InstanceStatePart.instance_id == instance_id)
+    )
+    return {key: digest for key, digest in rows}
+
+
+def load_parts(session: Session, instance_id: str) -> dict[str, Any]:
+    """Every part of the instance's state, by key."""
+    return load_parts_and_hashes(session, instance_id)[0]
+
+
+def load_parts_and_hashes(session: Session, instance_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Every part by key, and their hashes (to pass back to :func:`save_parts`)."""
+    rows = session.execute(
+        select(InstanceStatePart.part_key, InstanceStatePart.json, InstanceStatePart.sha256)
+        .where(InstanceStatePart.instance_id == instance_id)
+    )
+    parts: dict[str, Any] = {}
+    hashes: dict[str, str] = {}
+    for key, value, digest in rows:
+        parts[key] = value
+        hashes[key] = digest
+    return parts, hashes
+
+
+def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], removed: Iterable[str] = (),
+               *, known_hashes: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Store the parts that changed, delete ``removed``; return the new hash of every part.
+
+    ``parts`` may hold every part or only those the caller suspects changed;
+    parts absent from it are left as they are. A key both in ``parts`` and in
+    ``removed`` is an error.
+    """
+    removed_keys = set(removed)
+    clash = removed_keys & parts.keys()
+    if clash:
+        raise ValueError(f"parts both saved and removed: {sorted(clash)}")
+    hashes = dict(load_hashes(session, instance_id) if known_hashes is None else known_hashes)
+
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for key, value in parts.items():
+        digest = part_hash(value)
+        old = hashes.get(key)
+        if old == digest:
+            continue
+        row = {"instance_id": instance_id, "part_key": key, "json": value, "sha256": digest}
+        (inserts if old is None else updates).append(row)
+        hashes[key] = digest
+
+    if inserts:
+        session.execute(insert(InstanceStatePart), inserts)
+    if updates:
+        # ORM bulk UPDATE by primary key: one executemany, whatever the count.
+        session.execute(update(InstanceStatePart), updates)
+    gone = sorted(removed_keys)
+    if gone:
+        session.execute(
+            delete(InstanceStatePart)
+            .where(InstanceStatePart.instance_id == instance_id, InstanceStatePart.part_key.in_(gone))
+            .execution_options(synchronize_session=False)
+        )
+        for key in gone:
+            hashes.pop(key, None)
+    return hashes
+
+
+def delete_parts(session: Session, instance_id: str) -> int:
+    """Remove the whole stored state of an instance; returns how many parts went."""
+    result = cast(CursorResult[Any], session.execute(
+        delete(InstanceStatePart).where(InstanceStatePart.instance_id == instance_id)
+        .execution_options(synchronize_session=False)
+    ))
+    return result.rowcount
