@@ -25,12 +25,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from modelgen import generate  # noqa: E402
+from modelgen import generate
 
-from bpmn.catalog import default_catalog  # noqa: E402
-from bpmn.load import load_bytes  # noqa: E402
-from engine.analysis import analyze_source  # noqa: E402
-from webui.cli import _reports  # noqa: E402
+from bpmn.catalog import default_catalog
+from bpmn.load import load_bytes
+from engine.analysis import analyze_source
+from webui.cli import _reports
 
 SHARED = Path(os.environ.get("PANJEREH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -65,14 +65,18 @@ def main() -> None:
     print(f"corpus: {len(files)} files, {reports} reports in {corpus_seconds:.1f}s")
     for key, count in outcome.most_common():
         print(f"  {key}: {count}")
-    print(json.dumps({
-        "corpus_files": len(files),
-        "corpus_reports": reports,
-        "corpus_seconds": round(corpus_seconds, 2),
-        "model100_seconds": round(t100, 4),
-        "model500_seconds": round(t500, 4),
-        "growth_500_vs_100": round(t500 / t100, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "corpus_files": len(files),
+                "corpus_reports": reports,
+                "corpus_seconds": round(corpus_seconds, 2),
+                "model100_seconds": round(t100, 4),
+                "model500_seconds": round(t500, 4),
+                "growth_500_vs_100": round(t500 / t100, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,14 +42,14 @@ class FormField:
     type: str | None
     is_file: bool
     required: bool = False
-    line: int | None = None     # line in the model (Camunda formData) or None (file)
+    line: int | None = None  # line in the model (Camunda formData) or None (file)
     description: str | None = None
 
 
 @dataclass(frozen=True)
 class Form:
-    style: str                  # "camunda" | "camunda-form" | "spiff"
-    ref: str | None             # the file or form key referenced, if any
+    style: str  # "camunda" | "camunda-form" | "spiff"
+    ref: str | None  # the file or form key referenced, if any
     fields: tuple[FormField, ...]
     ui_ref: str | None = None
     problem: str | None = None  # why the reference could not be read
@@ -67,10 +67,7 @@ def read_form(el: etree._Element, source: Source) -> Form | None:
         data = ext.find(f"{{{CAMUNDA_NS}}}formData")
         if data is not None:
             return Form("camunda", form_key, tuple(_camunda_fields(data)))
-        props = {
-            p.get("name"): p.get("value")
-            for p in ext.iter(f"{{{SPIFF_NS}}}property")
-        }
+        props = {p.get("name"): p.get("value") for p in ext.iter(f"{{{SPIFF_NS}}}property")}
         schema_ref = props.get("formJsonSchemaFilename")
         if schema_ref:
             return _spiff_form(schema_ref, props.get("formUiSchemaFilename"), source)
@@ -87,14 +84,17 @@ def _camunda_fields(data: etree._Element) -> list[FormField]:
     fields = []
     for f in data.iterchildren(f"{{{CAMUNDA_NS}}}formField"):
         ftype = f.get("type")
-        required = any(
-            c.get("name") == "required"
-            for c in f.iter(f"{{{CAMUNDA_NS}}}constraint")
+        required = any(c.get("name") == "required" for c in f.iter(f"{{{CAMUNDA_NS}}}constraint"))
+        fields.append(
+            FormField(
+                id=f.get("id", ""),
+                label=f.get("label"),
+                type=ftype,
+                is_file=(ftype or "").lower() in {"file", "bytes", "upload"},
+                required=required,
+                line=f.sourceline,
+            )
         )
-        fields.append(FormField(
-            id=f.get("id", ""), label=f.get("label"), type=ftype,
-            is_file=(ftype or "").lower() in {"file", "bytes", "upload"},
-            required=required, line=f.sourceline))
     return fields
 
 
@@ -138,8 +138,9 @@ def _schema_fields(schema: dict, ui: dict, prefix: str, out: list[FormField]) ->
             _schema_fields(spec, sub_ui, f"{fid}.", out)
             continue
         if ftype == "array" and items.get("type") == "object":
-            _schema_fields(items, sub_ui.get("items", {}) if isinstance(sub_ui.get("items"), dict) else {},
-                           f"{fid}[].", out)
+            _schema_fields(
+                items, sub_ui.get("items", {}) if isinstance(sub_ui.get("items"), dict) else {}, f"{fid}[].", out
+            )
             continue
         is_file = (
             spec.get("format") in FILE_FORMATS
@@ -150,19 +151,30 @@ def _schema_fields(schema: dict, ui: dict, prefix: str, out: list[FormField]) ->
         )
         title = spec.get("title")
         desc = spec.get("description")
-        out.append(FormField(
-            id=fid, label=title if isinstance(title, str) else None,
-            type=str(spec.get("format") or ftype) if (spec.get("format") or ftype) else None,
-            is_file=bool(is_file), required=key in required,
-            description=desc if isinstance(desc, str) else None))
+        out.append(
+            FormField(
+                id=fid,
+                label=title if isinstance(title, str) else None,
+                type=str(spec.get("format") or ftype) if (spec.get("format") or ftype) else None,
+                is_file=bool(is_file),
+                required=key in required,
+                description=desc if isinstance(desc, str) else None,
+            )
+        )
 
 
 def _camunda_form_file(form_key: str, source: Source) -> Form:
     ref = form_key
-    for prefix in ("camunda-forms:deployment:", "camunda-forms:app:", "embedded:deployment:",
-                   "embedded:app:", "deployment:", "app:"):
+    for prefix in (
+        "camunda-forms:deployment:",
+        "camunda-forms:app:",
+        "embedded:deployment:",
+        "embedded:app:",
+        "deployment:",
+        "app:",
+    ):
         if ref.startswith(prefix):
-            ref = ref[len(prefix):]
+            ref = ref[len(prefix) :]
             break
     if not ref.endswith(".form"):
         # HTML and external forms are opaque to us; record the key, no fields.
@@ -186,7 +198,9 @@ def _zeebe_form(key: str | None, el: etree._Element, source: Source) -> Form:
                     try:
                         doc = json.loads(utf.text or "")
                     except json.JSONDecodeError as exc:
-                        return Form("camunda-form", key, (), problem=f"embedded form {form_id!r} is not valid JSON: {exc}")
+                        return Form(
+                            "camunda-form", key, (), problem=f"embedded form {form_id!r} is not valid JSON: {exc}"
+                        )
                     return Form("camunda-form", key, tuple(_form_js_fields(doc)))
         return Form("camunda-form", key, (), problem=f"embedded form {form_id!r} not found")
     if key:
@@ -209,10 +223,15 @@ def _form_js_fields(doc: Any) -> list[FormField]:
         if isinstance(ctype, str) and isinstance(key, str) and ctype not in {"default", "group", "text", "spacer"}:
             validate = node.get("validate") if isinstance(node.get("validate"), dict) else {}
             label = node.get("label")
-            out.append(FormField(
-                id=key, label=label if isinstance(label, str) else None, type=ctype,
-                is_file=ctype in {"filepicker", "file", "upload"},
-                required=bool(validate.get("required"))))
+            out.append(
+                FormField(
+                    id=key,
+                    label=label if isinstance(label, str) else None,
+                    type=ctype,
+                    is_file=ctype in {"filepicker", "file", "upload"},
+                    required=bool(validate.get("required")),
+                )
+            )
 
     walk(doc)
     return out

@@ -107,8 +107,7 @@ def parse_xml(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> etree.
     if hit:
         raise LoadError(
             "xml.doctype",
-            "document type declarations (DTDs and entities) are not allowed in models; "
-            "remove the <!DOCTYPE ...> block",
+            "document type declarations (DTDs and entities) are not allowed in models; remove the <!DOCTYPE ...> block",
             file=name,
             line=_line_of(data, hit.start()),
         )
@@ -118,8 +117,9 @@ def parse_xml(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> etree.
         line = exc.lineno if getattr(exc, "lineno", None) else None
         msg = str(exc.msg if hasattr(exc, "msg") and exc.msg else exc)
         if "depth" in msg.lower():
-            raise LoadError("xml.depth", f"elements are nested too deep (the limit is {limits.max_depth})",
-                            file=name, line=line) from None
+            raise LoadError(
+                "xml.depth", f"elements are nested too deep (the limit is {limits.max_depth})", file=name, line=line
+            ) from None
         raise LoadError("xml.syntax", f"not well-formed XML: {msg}", file=name, line=line) from None
     except ValueError as exc:  # lxml raises this for some unsupported encodings
         raise LoadError("xml.syntax", f"cannot be parsed as XML: {exc}", file=name) from None
@@ -175,12 +175,15 @@ class Source:
 
 def require_bpmn(root: etree._Element, name: str) -> None:
     """Refuse XML whose root is not a BPMN 2.0 ``definitions`` element."""
-    if not isinstance(root.tag, str) or etree.QName(root).namespace != BPMN_NS or etree.QName(root).localname != "definitions":
+    if (
+        not isinstance(root.tag, str)
+        or etree.QName(root).namespace != BPMN_NS
+        or etree.QName(root).localname != "definitions"
+    ):
         tag = root.tag if isinstance(root.tag, str) else "?"
         raise LoadError(
             "bpmn.not_bpmn",
-            f"not a BPMN 2.0 model: the root element is {tag}, expected "
-            f"{{{BPMN_NS}}}definitions",
+            f"not a BPMN 2.0 model: the root element is {tag}, expected {{{BPMN_NS}}}definitions",
             file=name,
             line=root.sourceline,
         )
@@ -215,8 +218,9 @@ def _folder_reader(folder: Path, limits: Limits) -> SideReader:
     return read
 
 
-def load_bytes(data: bytes, name: str, *, read_side: SideReader | None = None,
-               limits: Limits = DEFAULT_LIMITS) -> Source:
+def load_bytes(
+    data: bytes, name: str, *, read_side: SideReader | None = None, limits: Limits = DEFAULT_LIMITS
+) -> Source:
     """One model from bytes (an upload). ``name`` is used in messages."""
     if data[:4] == b"PK\x03\x04":
         sources = list(load_zip(data, name, limits=limits))
@@ -250,7 +254,8 @@ def load_path(path: str | Path, limits: Limits = DEFAULT_LIMITS) -> list[Source]
 def iter_model_paths(folder: str | Path) -> list[Path]:
     """Every model file below a folder, sorted by path (DESIGN.md §7)."""
     found = [
-        p for p in Path(folder).rglob("*")
+        p
+        for p in Path(folder).rglob("*")
         if p.is_file() and not p.is_symlink() and p.name.lower().endswith(MODEL_SUFFIXES)
     ]
     return sorted(found)
@@ -264,7 +269,9 @@ def load_zip(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Iter
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise LoadError("zip.bad", f"not a readable zip bundle: {exc}", file=name) from None
     if len(infos) > limits.max_zip_entries:
-        raise LoadError("zip.entries", f"the bundle has {len(infos)} entries; the limit is {limits.max_zip_entries}", file=name)
+        raise LoadError(
+            "zip.entries", f"the bundle has {len(infos)} entries; the limit is {limits.max_zip_entries}", file=name
+        )
     members: dict[str, zipfile.ZipInfo] = {}
     total = 0
     for info in infos:
@@ -277,9 +284,19 @@ def load_zip(data: bytes, name: str, *, limits: Limits = DEFAULT_LIMITS) -> Iter
             raise LoadError("zip.link", f"links are not allowed in bundles: {info.filename!r}", file=name)
         total += info.file_size
         if total > limits.max_zip_total_bytes:
-            raise LoadError("zip.size", f"the bundle unpacks to more than {limits.max_zip_total_bytes:,} bytes", file=name)
-        if info.compress_size and info.file_size / info.compress_size > limits.max_zip_ratio and info.file_size > 1024 * 1024:
-            raise LoadError("zip.ratio", f"{info.filename!r} is compressed {info.file_size // info.compress_size}:1, a zip bomb", file=name)
+            raise LoadError(
+                "zip.size", f"the bundle unpacks to more than {limits.max_zip_total_bytes:,} bytes", file=name
+            )
+        if (
+            info.compress_size
+            and info.file_size / info.compress_size > limits.max_zip_ratio
+            and info.file_size > 1024 * 1024
+        ):
+            raise LoadError(
+                "zip.ratio",
+                f"{info.filename!r} is compressed {info.file_size // info.compress_size}:1, a zip bomb",
+                file=name,
+            )
         members[str(rel)] = info
 
     def read_member(member: str, cap: int) -> bytes:

@@ -26,9 +26,13 @@ class FindingLike(Protocol):
     def to_json(self) -> dict[str, Any]: ...
 
 
-def build_report(file: str, model: Model, findings: Iterable[FindingLike],
-                 diagnostics: Iterable[Diagnostic],
-                 executable: Mapping[str, bool] | None = None) -> dict[str, Any]:
+def build_report(
+    file: str,
+    model: Model,
+    findings: Iterable[FindingLike],
+    diagnostics: Iterable[Diagnostic],
+    executable: Mapping[str, bool] | None = None,
+) -> dict[str, Any]:
     """The report of one analysed model.
 
     ``executable`` maps process ids to whether an executable spec could be

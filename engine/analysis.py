@@ -60,5 +60,3 @@ def analyze_paths(paths: list[str], catalog: Catalog | None = None) -> Iterator[
     """Reports for every input, one after the other."""
     for f in expand_inputs(paths):
         yield from analyze_file(f, catalog)
-
-

@@ -89,8 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     an = sub.add_parser("analyze", help="validate models and find the steps that ask citizens for documents")
     an.add_argument("paths", nargs="+", metavar="PATH", help=".bpmn file, .zip bundle or folder")
     an.add_argument("--format", choices=("text", "json", "jsonl"), default="text")
-    an.add_argument("--jobs", type=int, default=None,
-                    help="processes for many inputs (default: one per core)")
+    an.add_argument("--jobs", type=int, default=None, help="processes for many inputs (default: one per core)")
     an.set_defaults(func=_cmd_analyze)
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)

@@ -18,6 +18,7 @@ _COLOURS = {"error": "31", "warning": "33", "info": "36", "ok": "32", "dim": "2"
 def _painter(enabled: bool):
     def paint(text: str, what: str) -> str:
         return f"\x1b[{_COLOURS[what]}m{text}\x1b[0m" if enabled else text
+
     return paint
 
 
@@ -39,17 +40,21 @@ def format_report(report: dict[str, Any], *, colour: bool | None = None) -> str:
     for proc in report["processes"]:
         execu = proc.get("executable")
         state = "" if execu is None else (", executable" if execu else ", " + paint("not executable", "warning"))
-        lines.append(f"  process {proc['id']}: {proc['activities']} activities{state} {_quote(proc.get('name'))}".rstrip())
+        lines.append(
+            f"  process {proc['id']}: {proc['activities']} activities{state} {_quote(proc.get('name'))}".rstrip()
+        )
     s = report["summary"]
     lines.append(
         f"  paper steps: {s['paper_steps']} ({s['replaceable_steps']} replaceable by inquiry), "
-        f"documents requested: {s.get('documents_requested', 0)}")
+        f"documents requested: {s.get('documents_requested', 0)}"
+    )
     for f in report["findings"]:
         mark = paint("✔", "ok") if f["replaceable"] else paint("•", "dim")
         line = f" line {f['line']}" if f.get("line") else ""
         lines.append(
             f"  {mark} {f['kind']} {f['element_id']} ({f.get('element_type', '?')}{line}, "
-            f"confidence {f['confidence']:.2f}) {_quote(f.get('name'))}".rstrip())
+            f"confidence {f['confidence']:.2f}) {_quote(f.get('name'))}".rstrip()
+        )
         for d in f["documents"]:
             services = ", ".join(d.get("inquiry_services") or []) or "no inquiry"
             verdict = "replace by " + services if d["replaceable"] else "keep (" + services + ")"

@@ -8,10 +8,12 @@ from pathlib import Path
 from bpmn.load import load_bytes, load_path
 from bpmn.model import read_model
 
-NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-      'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
-      'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" '
-      'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"')
+NS = (
+    'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+    'xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" '
+    'xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:di="http://www.omg.org/spec/DD/20100524/DI" '
+    'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" xmlns:zeebe="http://camunda.org/schema/zeebe/1.0"'
+)
 
 COLLAB = f"""<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions {NS} id="d" targetNamespace="t" exporter="Camunda Modeler">
@@ -56,11 +58,26 @@ COLLAB = f"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 def test_collaboration_pools_lanes_and_flows(tmp_path: Path):
-    (tmp_path / "f.form").write_text(json.dumps({"components": [
-        {"type": "filepicker", "key": "deed_scan", "label": "Scan of the deed"},
-        {"type": "group", "components": [{"type": "textfield", "key": "code", "label": "National code",
-                                          "validate": {"required": True}}]},
-    ]}))
+    (tmp_path / "f.form").write_text(
+        json.dumps(
+            {
+                "components": [
+                    {"type": "filepicker", "key": "deed_scan", "label": "Scan of the deed"},
+                    {
+                        "type": "group",
+                        "components": [
+                            {
+                                "type": "textfield",
+                                "key": "code",
+                                "label": "National code",
+                                "validate": {"required": True},
+                            }
+                        ],
+                    },
+                ]
+            }
+        )
+    )
     path = tmp_path / "m.bpmn"
     path.write_text(COLLAB)
     m = read_model(load_path(path)[0])
@@ -122,13 +139,19 @@ def test_samples_read_fully(samples):
 
 
 def test_spiff_schema_fields_nested_and_file_widgets(tmp_path: Path):
-    schema = {"type": "object", "required": ["id_scan"], "properties": {
-        "id_scan": {"type": "string", "title": "ID", "format": "data-url"},
-        "person": {"type": "object", "properties": {"photo": {"type": "string", "title": "Photo"}}},
-        "others": {"type": "array", "items": {"type": "object", "properties": {
-            "deed": {"type": ["string", "null"], "format": "data-url"}}}},
-        "name": {"type": "string", "title": "Name"},
-    }}
+    schema = {
+        "type": "object",
+        "required": ["id_scan"],
+        "properties": {
+            "id_scan": {"type": "string", "title": "ID", "format": "data-url"},
+            "person": {"type": "object", "properties": {"photo": {"type": "string", "title": "Photo"}}},
+            "others": {
+                "type": "array",
+                "items": {"type": "object", "properties": {"deed": {"type": ["string", "null"], "format": "data-url"}}},
+            },
+            "name": {"type": "string", "title": "Name"},
+        },
+    }
     (tmp_path / "s.json").write_text(json.dumps(schema))
     (tmp_path / "u.json").write_text(json.dumps({"person": {"photo": {"ui:widget": "file"}}}))
     xml = f"""<bpmn:definitions {NS} xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="d" targetNamespace="t">
@@ -139,5 +162,9 @@ def test_spiff_schema_fields_nested_and_file_widgets(tmp_path: Path):
     (tmp_path / "m.bpmn").write_text(xml)
     form = read_model(load_path(tmp_path / "m.bpmn")[0]).processes[0].nodes["u"].form
     assert {f.id: f.is_file for f in form.fields} == {
-        "id_scan": True, "person.photo": True, "others[].deed": True, "name": False}
+        "id_scan": True,
+        "person.photo": True,
+        "others[].deed": True,
+        "name": False,
+    }
     assert [f.id for f in form.fields if f.required] == ["id_scan"]
