@@ -122,3 +122,14 @@ def score(models: list[LabelledModel]) -> Scores:
                 else:
                     s.errors.append(f"replaceable of {where}: got {found.replaceable}, label {truth['replaceable']}")
     return s
+
+
+# The floors both labelled sets must reach: meaningful, but not tuned to today's exact figures.
+FLOORS = {"precision": 0.9, "recall": 0.9, "doc_precision": 0.85, "doc_recall": 0.85, "replaceable_accuracy": 0.85}
+
+
+def check_floors(s: Scores, label: str) -> list[str]:
+    """Print the figures of one labelled set and list the floors it misses (with the errors)."""
+    print("\n" + s.summary(label))
+    missed = [f"{name} {getattr(s, name):.3f} < {floor}" for name, floor in FLOORS.items() if getattr(s, name) < floor]
+    return [*missed, *s.errors] if missed else []
