@@ -73,6 +73,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Any) -> int:
 # Other subcommands live in their own modules, each exposing
 # ``register(subparsers)`` that adds its parser and sets ``func(args, out) -> int``.
 COMMAND_MODULES: tuple[str, ...] = (
+    "webui.cmd_redesign",
     "webui.cmd_render",
     "webui.cmd_simulator",
     "webui.cmd_worker",
