@@ -120,6 +120,10 @@ def detect(model: Model, catalog: Catalog | None = None, *, lexicon: Lexicon | N
     findings: list[Finding] = []
     for proc in model.processes:
         for node in proc.activities:
+            if node.role:
+                # Added by the redesign (an inquiry, or the fallback taken only when the
+                # inquiry fails): already once-only, not a step to replace again.
+                continue
             paper = _paper_finding(node, ctx, catalog)
             if paper is not None:
                 findings.append(paper)

@@ -28,6 +28,8 @@ from bpmn.load import BPMN_NS, Source
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
 DC_NS = "http://www.omg.org/spec/DD/20100524/DC"
 OMGDI_NS = "http://www.omg.org/spec/DD/20100524/DI"
+# Our own extension namespace: elements the redesign adds carry panjereh:role.
+PANJEREH_NS = "https://panjereh.ir/schema/bpmn/1"
 
 ACTIVITY_TAGS = frozenset({
     "task", "userTask", "manualTask", "serviceTask", "scriptTask", "sendTask",
@@ -138,6 +140,11 @@ class FlowNode:
     @property
     def is_activity(self) -> bool:
         return self.kind == "activity"
+
+    @property
+    def role(self) -> str | None:
+        """What Panjereh added this element as (``inquiry``, ``inquiry_fallback``...), if it did."""
+        return self.attrs.get(f"{{{PANJEREH_NS}}}role")
 
 
 @dataclass(frozen=True)

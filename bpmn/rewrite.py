@@ -22,9 +22,8 @@ from collections.abc import Iterable, Sequence
 from lxml import etree
 
 from bpmn.load import BPMN_NS, parse_xml
-from bpmn.model import DC_NS, DI_NS, OMGDI_NS, Bounds, local
+from bpmn.model import DC_NS, DI_NS, OMGDI_NS, PANJEREH_NS, Bounds, local
 
-PANJEREH_NS = "https://panjereh.ir/schema/bpmn/1"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"

@@ -544,3 +544,16 @@ def test_large_model_is_fast(capsys: pytest.CaptureFixture[str]) -> None:
               f"detect on scanned texts {own:.3f}s")
     assert own < 0.25, f"detect's own work took {own:.3f}s"
     assert cold < 0.5, f"detect took {cold:.3f}s"
+
+
+# --------------------------------------------------------------------------- redesigned models
+
+
+def test_steps_added_by_the_redesign_are_not_paper_steps_again() -> None:
+    """An upload fallback the redesign added (panjereh:role) is the once-only path, not a step to replace."""
+    ns = 'xmlns:panjereh="https://panjereh.ir/schema/bpmn/1"'
+    body = (
+        f'<userTask id="fb" name="Upload a copy of the birth certificate" panjereh:role="inquiry_fallback" {ns}/>'
+        + task("plain", "Upload a copy of the birth certificate", tag="userTask")
+    )
+    assert set(paper(body)) == {"plain"}
