@@ -1,54 +1,165 @@
 """The SpiffWorkflow adapter: the only module of Panjereh that imports SpiffWorkflow.
 
-Nothing SpiffWorkflow defines leaves this module; callers get our own values.
-For now it answers one question, :func:`check_executable`: can the engine
-build an executable spec for each process of a model? The answer is an
-:class:`Executability` with one :class:`~bpmn.diagnostics.Diagnostic` per
-reason it cannot.
+Nothing SpiffWorkflow defines leaves this module; callers get our own values
+(frozen dataclasses) and :class:`LiveInstance`, whose library objects are
+private. The engine is assembled the way SpiffWorkflow's example CLI does it,
+from three injected parts: a parser (fresh for every model), a serializer
+(:data:`_REGISTRY`, built once from a *copy* of the library's configuration)
+and a script environment (:class:`_SandboxEnvironment`, our safe evaluator).
 
-How the parser is assembled (STYLE.md):
+Sections, in order:
 
-* a fresh parser for every process checked, so nothing a failed parse left
-  half-built is ever reused;
-* the already-parsed, hardened lxml tree is handed over with ``add_bpmn_xml``;
-  SpiffWorkflow never reads a file or bytes, and it runs without its own XSD
-  validator (``bpmn.validate`` reports schema problems);
-* registries are extended by copying the library's dicts, never by mutating
-  them. Data stores: the stock parser refuses any ``bpmn:dataStore`` whose
-  name has no registered implementation, which rejects about 170 models of
-  the corpus for a drawing of an archive or a registry. Each named store of
-  the model is registered as an :class:`UnconnectedDataStore`, so such models
-  build; reading one yields nothing and writing one keeps nothing.
+1. Values that cross the boundary.
+2. Parsing: :func:`check_executable` (can a spec be built, and why not) and
+   :func:`build_specs` (the JSON spec stored once per deployed version).
+3. Runtime classes: the library's task specs restored as our subclasses.
+4. The script environment (sandbox) and the serializer registry.
+5. :class:`LiveInstance`: one running workflow, its steps, its pruning, and
+   its state cut into parts for ``engine.state_store``.
+6. Diagnostics: library failures explained in an analyst's words.
 
-The stock parser fails with ``ValidationException`` on models it cannot use,
-but on malformed input it also raises ``TypeError``, ``KeyError``,
-``AttributeError``, ``RecursionError``... (for instance a ``TypeError``
-whenever an event names an undefined error, message, signal or escalation).
-Every one of them becomes a diagnostic naming the element, its line and the
-reason in words a process analyst understands.
+How the parser is assembled (STYLE.md): a fresh parser per model; the
+already-parsed, hardened lxml tree is handed over with ``add_bpmn_xml`` (no
+file or bytes, no library XSD validation: ``bpmn.validate`` reports schema
+problems) — a copy of it in which ``engine.prepare`` rewrote implicit splits
+and link events into constructs the library runs; registries extended by
+copying the library's dicts. Data stores a model draws but nobody
+implements become :class:`UnconnectedDataStore`.
+
+SpiffWorkflow 3.2.0 defects we work around, each covered by a test in
+``tests/engine/test_runtime_spiff.py``:
+
+* **Parser recursion on long chains.** ``TaskParser.parse_node`` parses each
+  target of a flow recursively, so a chain of ~300 activities exceeds
+  Python's recursion limit. :class:`_IterativeParsing` builds a node without
+  following its flows and connects the held flows from a work list, so the
+  depth stays constant (2,000-step chains parse). Predicting a long chain of
+  future tasks at run time recursed the same way; :class:`_IterativePredict`
+  does it with a stack.
+* **Silent wrong completion past 1000-deep trees.** The library keeps every
+  completed task as the parent of the next, and its ``TaskIterator`` stops
+  descending at depth 1000: a workflow that looped ~500 times finds no READY
+  task and reports itself complete. :meth:`LiveInstance.prune` drops
+  completed history above the lowest common ancestor of all unfinished work,
+  so the live tree stays small (and a step costs the same at iteration 2,000
+  as at iteration 10); a depth guard refuses to go on if a tree still grows
+  past the limit.
+* **Shared nested data between parallel branches.** ``DeepMerge`` copies task
+  data one level deep, so two branches share nested lists and dicts and a
+  script in one branch changes the other. Every task's data is deep-copied
+  before the task runs (:meth:`LiveInstance._isolate`), and scripts run on a
+  deep copy.
+* **``call_service`` NameError.** ``PythonScriptEngine.call_service`` refers
+  to an undefined ``script`` when a service fails. We never call it: a
+  service task stops in STARTED (:class:`_ServiceTask`) and becomes a job;
+  the result (or a BPMN error) is fed back by :meth:`LiveInstance.complete_service`
+  and :meth:`LiveInstance.throw_error`.
+* Smaller ones: timers read ``datetime.now()`` (ours read the injected
+  clock and fire at, not only after, their due time); the Spiff message
+  definition drops a payload when the model names no message variable
+  (:class:`_MessageEventDefinition` merges it into the task data); the Spiff
+  parser's ad-hoc sub-processes create data objects its own serializer
+  cannot store (:class:`_AdHocParser`); the library's ids ``Start``/``End``
+  swallow model elements of the same id (``engine.prepare``).
+
+Beyond the library: a script may call ``throw_bpmn_error(code)``
+(:func:`script_functions`) to end its task with a BPMN error that the
+task's error boundary catches.
+
+Pruning is only safe if everything the library later reads is kept; the
+rules are in :meth:`LiveInstance.prune`. Ad-hoc sub-processes and processes
+with event sub-processes keep the start of their tree (their children hang
+off the root), so a loop inside them grows like in the library alone; the
+depth guard then stops such an instance with a clear failure instead of
+letting it complete silently.
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import re
+import threading
 import warnings
-from collections.abc import Callable, Mapping
+from collections import OrderedDict, deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
+from uuid import UUID
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.ProcessParser import AdHocParser
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
+from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
+from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.data_spec import BpmnDataStoreSpecification
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    ErrorEventDefinition,
+    EscalationEventDefinition,
+    SignalEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.simple import NoneEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
+from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent, EventBasedGateway
+from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
+from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.specs.base import TaskSpec
+from SpiffWorkflow.specs.Join import Join
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, SpiffProcessParser
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.task import TaskState
 
 from bpmn.diagnostics import Diagnostic, Severity, sort_key
 from bpmn.load import BPMN_NS
 from bpmn.model import Model, Process, SequenceFlow
 from bpmn.references import EVENT_REFS, ElementIndex, exec_severity, kind_name, named
+from engine.clock import Clock
+from engine.errors import InvalidState, NotFound
+from engine.prepare import original_id, prepare_for_engine
+from engine.sandbox import Sandbox, ScriptError
 
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
+SPEC_FORMAT = "panjereh.spec/1"
+STATE_FORMAT = "panjereh.state/1"
+TASK_PART_PREFIX = "t:"
+# TaskIterator stops descending at depth 1000; we refuse to run anywhere near it.
+MAX_TREE_DEPTH = 900
+# Prune during a long run of engine steps after this many completed tasks.
+PRUNE_EVERY = 50
+# An action that completes this many tasks without waiting is an endless loop.
+MAX_STEPS_PER_ACTION = 200_000
+_ACTIVE = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 
+
+# =============================================================================================
+# 1. Values that cross the boundary
+# =============================================================================================
 
 @dataclass(frozen=True)
 class Executability:
@@ -67,6 +178,133 @@ class Executability:
         return [pid for pid, ok in self.processes.items() if ok]
 
 
+@dataclass(frozen=True)
+class BuiltSpecs:
+    """The parsed specs of a model as JSON (stored once per deployed version).
+
+    ``specs`` is ``{"format", "serializer", "processes": {id: {"spec",
+    "subprocess_specs"}}}``; ``None`` when nothing could be built.
+    """
+
+    specs: Mapping[str, Any] | None
+    processes: tuple[str, ...]
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HumanWork:
+    """A user or manual task waiting for a person."""
+
+    key: str
+    element_id: str
+    name: str
+    kind: str            # userTask | manualTask
+    lane: str | None
+    form_ref: str | None
+
+
+@dataclass(frozen=True)
+class ServiceCall:
+    """A service task waiting for its call to be made (a job).
+
+    ``parameters`` are evaluated by the sandbox; ``problem`` says why they
+    could not be (the call cannot be made then).
+    """
+
+    key: str
+    element_id: str
+    name: str
+    operator: str
+    parameters: Mapping[str, Any]
+    result_variable: str
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class TimerWait:
+    """A timer waiting for its due time."""
+
+    key: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class EventWait:
+    """A catching event waiting for a message or signal (``kind``) named ``name``."""
+
+    key: str
+    element_id: str
+    kind: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Thrown:
+    """An event an instance threw that nothing inside it caught."""
+
+    kind: str                       # message | signal | error | escalation
+    name: str | None
+    code: str | None = None
+    payload: Any = None
+    correlations: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failure:
+    """Why a step could not go on: which element, what kind of problem, in words."""
+
+    element_id: str | None
+    message: str
+    kind: str = "runtime"           # runtime | script | error_event | depth
+
+
+@dataclass(frozen=True)
+class StepReport:
+    """What one action did: elements completed (in order), events thrown out, a failure."""
+
+    completed: tuple[str, ...] = ()
+    thrown: tuple[Thrown, ...] = ()
+    failure: Failure | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where an instance stands after an action (what it waits for, or that it ended)."""
+
+    finished: bool
+    humans: tuple[HumanWork, ...] = ()
+    services: tuple[ServiceCall, ...] = ()
+    timers: tuple[TimerWait, ...] = ()
+    events: tuple[EventWait, ...] = ()
+    stuck: tuple[str, ...] = ()     # elements in ERROR state
+    depth: int = 0
+    size: int = 0                   # tasks in the live tree
+
+
+@dataclass(frozen=True)
+class PartsDelta:
+    """State parts that changed since the last save, and the keys that went away."""
+
+    parts: Mapping[str, Any]
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StartTrigger:
+    """A start event that waits for a message or signal (the process can be started by it)."""
+
+    process_id: str
+    element_id: str
+    kind: str
+    name: str
+
+
+
+# =============================================================================================
+# 2. Parsing
+# =============================================================================================
+
 class UnconnectedDataStore(BpmnDataStoreSpecification):
     """A data store drawn in the model but backed by nothing.
 
@@ -83,17 +321,114 @@ class UnconnectedDataStore(BpmnDataStoreSpecification):
         """Nothing is kept."""
 
 
-class _ProcessParser(SpiffProcessParser):
-    """Treats every process as executable when the model marks none so."""
+class _IterativeParsing:
+    """Parse a process without recursing along its sequence flows.
+
+    The library's ``TaskParser.parse_node`` parses every target of a node's
+    outgoing flows before connecting them, recursively: one Python frame (and
+    more) per step of a chain. Here a node is built with its outgoing flows
+    *held* (``get_outgoing_sequence_flows`` answers nothing for it); the held
+    nodes are queued and connected from a work list, the same way the library
+    connects them (same checks, order, default flows and conditions).
+    """
+
+    def _setup_iterative(self) -> None:
+        self._held: set[str] = set()
+        self._queue: deque[Any] = deque()
+        self._draining = False
+
+    def get_outgoing_sequence_flows(self, source_ref: str) -> list[etree._Element]:
+        if source_ref in self._held:
+            return []
+        return super().get_outgoing_sequence_flows(source_ref)  # type: ignore[misc]
+
+    def parse_node(self, node: etree._Element) -> Any:
+        spec = self.spec  # type: ignore[attr-defined]
+        node_id = node.get("id")
+        if node_id in spec.task_specs:
+            return spec.task_specs[node_id]
+        node_parser, spec_class = self.parser._get_parser_class(node.tag)  # type: ignore[attr-defined]
+        if not node_parser or not spec_class:
+            raise ValidationException("There is no support implemented for this task type.",
+                                      node=node, file_name=self.filename)  # type: ignore[attr-defined]
+        parser = node_parser(self, spec_class, node, self.nsmap, lane=self.lane)  # type: ignore[attr-defined]
+        outer = not self._draining
+        self._draining = True
+        try:
+            self._held.add(node_id)
+            try:
+                built = parser.parse_node()
+            finally:
+                self._held.discard(node_id)
+            self._queue.append(parser)
+            while outer and self._queue:
+                self._connect(self._queue.popleft())
+        finally:
+            if outer:
+                self._draining = False
+                self._queue.clear()
+        return built
+
+    def _connect(self, parser: Any) -> None:
+        """The second half of the library's ``TaskParser.parse_node``, for a held node."""
+        try:
+            outgoing = self.get_outgoing_sequence_flows(parser.bpmn_id)
+            if len(outgoing) > 1 and not parser.handles_multiple_outgoing():
+                parser.raise_validation_exception("Multiple outgoing flows are not supported for tasks of type")
+            children = []
+            for flow in outgoing:
+                target_ref = flow.get("targetRef")
+                target = self.get_node_by_id(target_ref)  # type: ignore[attr-defined]
+                if target is None:
+                    parser.raise_validation_exception("When looking for a task spec, we found two items, "
+                                                      f"perhaps a form has the same ID? ({target_ref})")
+                split = self.spec.task_specs.get(f"{target_ref}.BoundaryEventSplit")  # type: ignore[attr-defined]
+                child = self.parse_node(target) if split is None else split
+                children.append((parser.get_position(target), child, flow))
+            if not children:
+                return
+            children.sort(key=lambda item: float(item[0]["y"]))
+            default = parser.node.get("default")
+            if len(children) == 1 and isinstance(parser.task, ExclusiveGateway | InclusiveGateway):
+                _, _, flow = children[0]
+                if parser.parse_condition(flow) is None:
+                    default = flow.get("id")
+            for _, child, flow in children:
+                parser.connect_outgoing(child, flow, flow.get("id") == default)
+        except ValidationException:
+            raise
+        # The adapter boundary, as in the library: anything else becomes a ValidationException on the node.
+        except Exception as exc:
+            raise ValidationException(f"{exc!r}", node=parser.node, file_name=parser.filename) from exc
+
+
+class _ProcessParser(_IterativeParsing, SpiffProcessParser):
+    """Iterative, and treats every process as executable when the model marks none so."""
 
     def __init__(self, p: _Parser, node: etree._Element, *args: object, **kwargs: object) -> None:
         super().__init__(p, node, *args, **kwargs)
+        self._setup_iterative()
         if p.force_executable:
             self.process_executable = True
 
 
+class _AdHocParser(_IterativeParsing, AdHocParser):
+    """Ad-hoc sub-processes, parsed iteratively too, with the Spiff flavour of data objects.
+
+    (The library's Spiff parser keeps the base ad-hoc parser, whose data
+    objects its own Spiff serializer cannot store.)
+    """
+
+    parse_data_object = SpiffProcessParser.parse_data_object
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._setup_iterative()
+
+
 class _Parser(SpiffBpmnParser):
     PROCESS_PARSER_CLASS = _ProcessParser
+    AD_HOC_PARSER_CLASS = _AdHocParser
 
     def __init__(self, data_store_names: list[str], force_executable: bool) -> None:
         super().__init__()  # no validator: bpmn.validate reports schema problems
@@ -103,6 +438,11 @@ class _Parser(SpiffBpmnParser):
             **SpiffBpmnParser.DATA_STORE_CLASSES,
             **{name: UnconnectedDataStore for name in data_store_names},
         }
+
+
+def _data_store_names(model: Model) -> list[str]:
+    root = model.source.root
+    return sorted({el.get("name") for el in root.iter(f"{{{BPMN_NS}}}dataStore") if el.get("name") is not None})
 
 
 def check_executable(model: Model) -> Executability:
@@ -118,7 +458,8 @@ def check_executable(model: Model) -> Executability:
         return Executability({}, [])
     force = not marked
     root = model.source.root
-    stores = sorted({el.get("name") for el in root.iter(f"{{{BPMN_NS}}}dataStore") if el.get("name") is not None})
+    prepared = prepare_for_engine(root)
+    stores = _data_store_names(model)
     diagnostics: list[Diagnostic] = []
     failures: list[tuple[Exception, Process | None, Severity]] = []
     results: dict[str, bool] = {}
@@ -131,7 +472,7 @@ def check_executable(model: Model) -> Executability:
                                           None, process.line))
             continue
         parser = _Parser(stores, force)  # fresh: a failed parse leaves half-built specs behind
-        problem = _attempt(partial(parser.add_bpmn_xml, root, filename=model.name), diagnostics)
+        problem = _attempt(partial(parser.add_bpmn_xml, prepared, filename=model.name), diagnostics)
         if problem is not None:
             # Reading the file failed (a duplicate process id, a data store
             # without a name): that concerns every process, so it is said once.
@@ -158,6 +499,1063 @@ def check_executable(model: Model) -> Executability:
     return Executability(results, sorted(diagnostics, key=sort_key))
 
 
+
+
+def build_specs(model: Model) -> BuiltSpecs:
+    """Parse ``model`` once and return the JSON specs of its runnable processes.
+
+    The processes are those marked executable (or all when none is marked), as
+    in :func:`check_executable`; a process that cannot be built is left out
+    and explained in ``diagnostics``. The JSON uses the library's own
+    serialization of specs, so it stays readable by SpiffWorkflow tools.
+    """
+    marked = [p for p in model.processes if p.is_executable]
+    targets = [p for p in (marked or list(model.processes)) if p.id]
+    diagnostics: list[Diagnostic] = []
+    processes: dict[str, Any] = {}
+    parser = _Parser(_data_store_names(model), not marked)  # fresh for every model
+    problem = _attempt(partial(parser.add_bpmn_xml, prepare_for_engine(model.source.root), filename=model.name),
+                       diagnostics)
+    if problem is not None:
+        diagnostics.append(_diagnose(problem, model, ElementIndex(model.source.root), None, "error"))
+        return BuiltSpecs(None, (), diagnostics)
+    for process in targets:
+        built: dict[str, Any] = {}
+
+        def build(pid: str = process.id, out: dict[str, Any] = built) -> None:
+            spec = parser.get_spec(pid)
+            subs = parser.get_subprocess_specs(pid, require_call_activity_specs=False)
+            out["spec"] = _REGISTRY.convert(spec)
+            out["subprocess_specs"] = {name: _REGISTRY.convert(sp) for name, sp in subs.items() if sp is not None}
+            json.dumps(out)  # stored as JSON: anything the serializer does not know fails here, not at deploy
+
+        problem = _attempt(build, diagnostics, process)
+        if problem is not None:
+            diagnostics.append(_diagnose(problem, model, ElementIndex(model.source.root), process, "error"))
+            continue
+        processes[process.id] = built
+    if not processes:
+        return BuiltSpecs(None, (), diagnostics)
+    specs = {"format": SPEC_FORMAT, "serializer": SERIALIZER_VERSION, "processes": processes}
+    return BuiltSpecs(specs, tuple(processes), diagnostics)
+
+
+def spec_process_ids(specs: Mapping[str, Any]) -> list[str]:
+    """The process ids a stored spec holds, in model order."""
+    return list((specs or {}).get("processes", {}))
+
+
+def start_triggers(version_id: str, specs: Mapping[str, Any]) -> list[StartTrigger]:
+    """The start events of every process that wait for a message or a signal."""
+    out: list[StartTrigger] = []
+    for pid in spec_process_ids(specs):
+        spec, _ = _restored(version_id, specs, pid)
+        for ts in spec.task_specs.values():
+            if not isinstance(ts, StartEvent):
+                continue
+            for kind, name in _event_names(ts.event_definition):
+                out.append(StartTrigger(pid, original_id(ts.bpmn_id), kind, name))
+    return out
+
+
+def _event_names(definition: Any) -> list[tuple[str, str]]:
+    """(kind, name) of the message and signal definitions in ``definition``."""
+    if isinstance(definition, MultipleEventDefinition):
+        return [pair for d in definition.event_definitions for pair in _event_names(d)]
+    if isinstance(definition, MessageEventDefinition) and definition.name:
+        return [("message", definition.name)]
+    if isinstance(definition, SignalEventDefinition) and definition.name:
+        return [("signal", definition.name)]
+    return []
+
+
+# =============================================================================================
+# 3. Runtime classes: the library's specs, restored as our subclasses
+# =============================================================================================
+
+def _clock_now(my_task: Task) -> datetime:
+    """The injected clock of the workflow the task belongs to."""
+    engine = my_task.workflow.top_workflow.script_engine
+    return engine.clock.now() if isinstance(engine, _ScriptEngine) else datetime.now(UTC)
+
+
+class _IterativePredict(TaskSpec):
+    """``TaskSpec._predict`` with an explicit stack instead of one frame per future task.
+
+    Same visiting order and rules as the library's recursive version (which
+    fails with RecursionError on a few hundred definite tasks in a row).
+    """
+
+    def _predict(self, my_task: Task, seen: list[Any] | None = None, looked_ahead: int = 0,
+                 mask: int = TaskState.PREDICTED_MASK) -> None:
+        stack: list[tuple[Task, list[Any], int]] = [(my_task, seen if seen is not None else [], looked_ahead)]
+        while stack:
+            task, seen_here, ahead = stack.pop()
+            spec = task.task_spec
+            if task.has_state(mask):
+                spec._predict_hook(task)
+            if task.has_state(TaskState.PREDICTED_MASK):
+                seen_here.append(spec)
+            look = task.has_state(TaskState.DEFINITE_MASK) or ahead + 1 < spec.lookahead
+            if not look:
+                continue
+            # Reversed so that the first child is predicted first, as in the recursion.
+            for child in reversed(task.children):
+                if child.has_state(mask) and child not in seen_here:
+                    stack.append((child, seen_here[:], ahead + 1))
+
+
+class _ServiceTask(SpiffServiceTask):
+    """A service task that waits (STARTED) for its job instead of calling ``call_service``.
+
+    The library's ``call_service`` path has a NameError on failure and would
+    call out inside the engine step; ours becomes a job run by a worker, and
+    the result or a BPMN error comes back through :class:`LiveInstance`.
+    """
+
+    def _execute(self, task: Task) -> None:
+        return None
+
+
+def _parse_cycle(expression: str, now: datetime) -> tuple[int, datetime, Any]:
+    """``TimerEventDefinition.parse_iso_recurring_interval`` with our clock for "now"."""
+    components = expression.upper().replace("--", "/").strip("R").split("/")
+    cycles = int(components[0]) if components[0] else -1
+    first = TimerEventDefinition.parse_time_or_duration(components[1])
+    second = TimerEventDefinition.parse_time_or_duration(components[2]) if len(components) == 3 else None
+    if isinstance(first, datetime):
+        return cycles, first, TimerEventDefinition.get_timedelta_from_start(second, first)
+    if isinstance(second, datetime):
+        duration = TimerEventDefinition.get_timedelta_from_end(first, second)
+        return cycles, second - duration, duration
+    if second is None:
+        duration = TimerEventDefinition.get_timedelta_from_start(first, now)
+        return cycles, now + duration, duration
+    raise ValueError("Invalid recurring interval")
+
+
+class _ClockedTimeDate(TimeDateEventDefinition):
+    """A timer at a date; reads the injected clock and fires at its due time."""
+
+    def has_fired(self, my_task: Task) -> bool:
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.parse_time_or_duration(event_value) <= _clock_now(my_task):
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class _ClockedDuration(DurationTimerEventDefinition):
+    """A timer after a duration; reads the injected clock and fires at its due time."""
+
+    def has_fired(self, my_task: Task) -> bool:
+        now = _clock_now(my_task)
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            event_value = (now + TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
+            my_task._set_internal_data(event_value=event_value)
+        if TimerEventDefinition.get_datetime(event_value) <= now:
+            my_task._set_internal_data(event_fired=True)
+        return my_task._get_internal_data("event_fired", False)
+
+
+class _ClockedCycle(CycleTimerEventDefinition):
+    """A repeating timer; reads the injected clock and fires at each due time."""
+
+    def cycle_complete(self, my_task: Task) -> bool:
+        now = _clock_now(my_task)
+        event_value = my_task._get_internal_data("event_value")
+        if event_value is None:
+            expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            cycles, start, duration = _parse_cycle(expression, now)
+            event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
+        ready = False
+        if event_value["cycles"] != 0:
+            next_event = datetime.fromisoformat(event_value["next"])
+            if next_event <= now:
+                event_value["next"] = (next_event + _seconds(event_value["duration"])).isoformat()
+                event_value["cycles"] -= 1
+                ready = True
+        else:
+            my_task.internal_data.pop("event_value", None)
+            my_task.internal_data["event_fired"] = True
+        my_task._set_internal_data(event_value=event_value)
+        return ready
+
+
+class _MessageEventDefinition(SpiffMessageEventDefinition):
+    """A message whose payload, when the model names no message variable, becomes task data.
+
+    The library's Spiff flavour drops the payload in that case (only the
+    BPMN base class merges it); an API caller correlating a message with a
+    payload expects to see it in the instance.
+    """
+
+    def update_task_data(self, my_task: Task) -> None:
+        if self.message_var is None:
+            payload = my_task.internal_data.pop(self.name, None)
+            if isinstance(payload, Mapping):
+                my_task.set_data(**copy.deepcopy(dict(payload)))
+            return
+        super().update_task_data(my_task)
+
+
+def _seconds(value: float) -> Any:
+    from datetime import timedelta  # local: only cycles need it
+
+    return timedelta(seconds=value)
+
+
+def _runtime_class(cls: type) -> type:
+    """Our subclass of a library task spec class (same behaviour, plus our fixes)."""
+    base = _ServiceTask if cls is SpiffServiceTask else cls
+    return type(f"Panjereh{cls.__name__}", (_IterativePredict, base), {"__module__": __name__})
+
+
+# =============================================================================================
+# 4. The script environment and the serializer
+# =============================================================================================
+
+class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
+    """Conditions, scripts, timers, multi-instance and service parameters, through the sandbox.
+
+    Never ``eval``/``exec``. A script runs on a deep copy of the task data
+    (written back when it ends), so nested values shared with other tasks or
+    branches are never changed in place.
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        super().__init__({})
+        self.sandbox = sandbox
+
+    def evaluate(self, expression: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> Any:
+        names = {**external_context, **context} if external_context else context
+        return self.sandbox.evaluate(expression, names)
+
+    def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
+        extra = external_context or {}
+        work = copy.deepcopy(context)
+        names = {**extra, **work}
+        self.sandbox.execute(script, names)
+        context.clear()
+        context.update({k: v for k, v in names.items() if k not in extra or k in work})
+        return True
+
+    def call_service(self, context: dict[str, Any], **kwargs: Any) -> Any:
+        raise NotImplementedError("service tasks are run as jobs, never from inside a step")
+
+
+class _ScriptEngine(PythonScriptEngine):
+    """The library's script engine with our environment and the injected clock."""
+
+    def __init__(self, sandbox: Sandbox, clock: Clock) -> None:
+        super().__init__(environment=_SandboxEnvironment(sandbox))
+        self.sandbox = sandbox
+        self.clock = clock
+
+    def validate(self, expression: str) -> None:
+        problems = self.sandbox.check(expression, "eval")
+        if problems:
+            raise ScriptError.from_problem(problems[0])
+
+    def call_service(self, task: Task, **kwargs: Any) -> Any:
+        raise NotImplementedError("service tasks are run as jobs, never from inside a step")
+
+
+class _TaskConverter(TaskConverter):
+    """Tasks with their full data, not a delta against the parent.
+
+    A task's part then depends on nothing but the task (a parent's data may
+    change or be pruned away), restoring does not depend on the order of the
+    parts, and a predicted task with no data stays byte-identical between steps.
+    """
+
+    def to_dict(self, task: Task) -> dict[str, Any]:
+        return {
+            "id": str(task.id),
+            "parent": str(task._parent) if task.parent is not None else None,
+            "children": [str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data),
+            "data": self.registry.convert(self.registry.clean(task.data)),
+        }
+
+    def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=UUID(dct["id"]))
+        task._parent = UUID(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [UUID(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = self.registry.restore(dct["internal_data"])
+        task.data = self.registry.restore(dct["data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            workflow.top_workflow.event_manager.add_task(task)
+        return task
+
+
+def _build_registry() -> Any:
+    """The serializer registry: a copy of the library's configuration plus our runtime classes.
+
+    Our classes are registered under the library's type names, so the stored
+    JSON is the library's format and restoring it builds our subclasses.
+    """
+    config = dict(SPIFF_CONFIG)  # a copy: the library's dict stays untouched
+    registry = BpmnWorkflowSerializer.configure(config)
+    replaced = {TimeDateEventDefinition: _ClockedTimeDate, DurationTimerEventDefinition: _ClockedDuration,
+                CycleTimerEventDefinition: _ClockedCycle, SpiffMessageEventDefinition: _MessageEventDefinition}
+    for cls, converter in config.items():
+        if cls in replaced:
+            converter(replaced[cls], registry, typename=cls.__name__)
+        elif isinstance(cls, type) and issubclass(cls, TaskSpec):
+            converter(_runtime_class(cls), registry, typename=cls.__name__)
+    _TaskConverter(Task, registry)
+    # Data stores drawn but not implemented are restored as such (nothing is kept in them).
+    registry.register(UnconnectedDataStore,
+                      lambda ds: {"bpmn_id": ds.bpmn_id, "bpmn_name": ds.bpmn_name, "capacity": ds.capacity,
+                                  "is_unlimited": ds.is_unlimited},
+                      lambda d: UnconnectedDataStore(d["bpmn_id"], d["bpmn_name"], d["capacity"], d["is_unlimited"]))
+    return registry
+
+
+_REGISTRY = _build_registry()
+
+# Restored specs per (version id, process id), shared by every instance in this process.
+_SPEC_CACHE: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
+_SPEC_CACHE_SIZE = 128
+_SPEC_LOCK = threading.Lock()
+
+
+def _restored(version_id: str, specs: Mapping[str, Any], process_id: str) -> tuple[Any, dict[str, Any]]:
+    """The spec (and sub-process specs) of ``process_id``, restored once per process and cached.
+
+    Specs are read-only while instances run, so one restored copy serves
+    every instance of the version in this process.
+    """
+    key = (version_id, process_id)
+    with _SPEC_LOCK:
+        hit = _SPEC_CACHE.get(key)
+        if hit is not None:
+            _SPEC_CACHE.move_to_end(key)
+            return hit
+    entry = (specs or {}).get("processes", {}).get(process_id)
+    if entry is None:
+        raise NotFound("process in the deployed version", process_id)
+    restored = (_REGISTRY.restore(copy.deepcopy(entry["spec"])),
+                {name: _REGISTRY.restore(copy.deepcopy(sp)) for name, sp in entry["subprocess_specs"].items()})
+    with _SPEC_LOCK:
+        _SPEC_CACHE[key] = restored
+        while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
+            _SPEC_CACHE.popitem(last=False)
+    return restored
+
+
+class ScriptBpmnError(Exception):
+    """Raised by :func:`throw_bpmn_error` inside a script: the script's task throws a BPMN error."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(f"BPMN error {code}" + (f": {message}" if message else ""))
+        self.code = code
+
+
+def throw_bpmn_error(code: str, message: str = "") -> None:
+    """A script function: end this script task by throwing the BPMN error ``code``.
+
+    An error boundary event on the task (or an enclosing sub-process) that
+    catches ``code`` takes over; if none does, the instance fails.
+    """
+    raise ScriptBpmnError(str(code), str(message))
+
+
+def script_functions() -> dict[str, Callable[..., Any]]:
+    """The functions the engine offers to model scripts (added to the sandbox)."""
+    return {"throw_bpmn_error": throw_bpmn_error}
+
+
+# =============================================================================================
+# 5. Live instances
+# =============================================================================================
+
+class LiveInstance:
+    """One running workflow, its actions, and its state as parts.
+
+    Build one with :meth:`start` or :meth:`restore`; every action (advance,
+    complete a human or service task, throw an error, fire timers, deliver an
+    event) returns a :class:`StepReport`; :meth:`snapshot` says what the
+    instance waits for; :meth:`parts` gives the state parts changed since the
+    last call. Not thread-safe: one action at a time (the engine holds the
+    instance's row lock, and its cache hands an instance to one action only).
+
+    State parts: ``wf`` (header: root, last task, flags, correlations, events
+    and the headers of sub-processes), ``wf.data`` (the workflow's data) and
+    one ``t:<task id>`` per task of the live (pruned) tree.
+    """
+
+    def __init__(self, workflow: BpmnWorkflow, version_id: str, process_id: str) -> None:
+        self._wf = workflow
+        self.version_id = version_id
+        self.process_id = process_id
+        self._signatures: dict[str, tuple[Any, ...]] = {}
+        self._known: set[str] = set()
+        self._since_prune = 0
+        self._steps = 0
+
+    # --- making one ------------------------------------------------------------------------
+
+    @classmethod
+    def start(cls, version_id: str, specs: Mapping[str, Any], process_id: str, *, data: Mapping[str, Any],
+              sandbox: Sandbox, clock: Clock) -> LiveInstance:
+        """A new instance of ``process_id`` with ``data`` as its start data (not yet advanced)."""
+        spec, subprocess_specs = _restored(version_id, specs, process_id)
+        try:
+            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock))
+        # The adapter boundary again: creating a workflow predicts its first tasks, and the library
+        # raises whatever it meets there (WorkflowException for a start event leading nowhere ...).
+        except Exception as exc:
+            raise InvalidState(f"the process {process_id} cannot start: {_short(exc)}") from exc
+        workflow.task_tree.data.update(copy.deepcopy(dict(data)))
+        return cls(workflow, version_id, process_id)
+
+    @classmethod
+    def restore(cls, version_id: str, specs: Mapping[str, Any], process_id: str, parts: Mapping[str, Any], *,
+                sandbox: Sandbox, clock: Clock) -> LiveInstance:
+        """The instance whose state parts are ``parts`` (as saved by :meth:`parts`)."""
+        header = parts.get("wf")
+        if not isinstance(header, Mapping) or header.get("format") != STATE_FORMAT:
+            raise InvalidState(f"the stored state is not {STATE_FORMAT}")
+        spec, subprocess_specs = _restored(version_id, specs, process_id)
+        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock),
+                                deserializing=True)
+        by_owner: dict[str | None, list[dict[str, Any]]] = {}
+        for key, value in parts.items():
+            if key.startswith(TASK_PART_PREFIX):
+                by_owner.setdefault(value.get("wf"), []).append(value)
+        _fill(workflow, header, by_owner.get(None, []))
+        workflow.data = _REGISTRY.restore(parts.get("wf.data") or {})
+        pending = dict(header.get("subprocesses", {}))
+
+        def attach(owner: Any) -> None:
+            for task in list(owner.tasks.values()):
+                sp_header = pending.pop(str(task.id), None)
+                if sp_header is None:
+                    continue
+                sub = workflow.subprocess_specs.get(sp_header["spec"])
+                sp = BpmnSubWorkflow(sub, task.id, workflow, deserializing=True)
+                _fill(sp, sp_header, by_owner.get(str(task.id), []))
+                workflow.subprocesses[task.id] = sp
+                sp.completed_event.connect(task.task_spec._on_subworkflow_completed, task)
+                attach(sp)
+
+        attach(workflow)
+        live = cls(workflow, version_id, process_id)
+        live._known = set(parts)
+        for wf_id, task in live._all_tasks():
+            live._signatures[TASK_PART_PREFIX + str(task.id)] = _signature(task, wf_id)
+        return live
+
+    # --- actions ---------------------------------------------------------------------------
+
+    def advance(self) -> StepReport:
+        """Run every engine step that can run now (scripts, gateways, events, due timers)."""
+        completed: list[str] = []
+        failure = self._guard(lambda: self._run_engine(completed))
+        return self._report(completed, failure)
+
+    def complete_human(self, key: str, data: Mapping[str, Any]) -> StepReport:
+        """Complete the READY user or manual task ``key`` with form ``data``, then advance."""
+        task = self._task(key)
+        if not (task.state == TaskState.READY and task.task_spec.manual):
+            raise InvalidState(f"task {key} ({_element(task)}) is not waiting for a person")
+        completed: list[str] = []
+
+        def act() -> None:
+            self._isolate(task)
+            task.data.update(copy.deepcopy(dict(data)))
+            task.run()
+            self._record(task, completed)
+            self._run_engine(completed)
+
+        return self._report(completed, self._guard(act))
+
+    def complete_service(self, key: str, result: Any) -> StepReport:
+        """Give the waiting service task ``key`` its result (into its result variable), then advance."""
+        task = self._service_task(key)
+        completed: list[str] = []
+
+        def act() -> None:
+            self._isolate(task)
+            task.data[task.task_spec.result_variable] = copy.deepcopy(result)
+            task.complete()
+            self._record(task, completed)
+            self._run_engine(completed)
+
+        return self._report(completed, self._guard(act))
+
+    def error_boundary(self, key: str, code: str | None) -> str | None:
+        """The id of the error boundary event that would catch ``code`` thrown by task ``key``, if any."""
+        found = self._error_catcher(self._service_task(key), code)
+        return original_id(found[0].task_spec.bpmn_id) if found else None
+
+    def throw_error(self, key: str, code: str | None, message: str) -> StepReport | None:
+        """Throw a BPMN error from the waiting service task ``key``; None if no boundary catches it.
+
+        The nearest error boundary event whose code matches (or that catches
+        every error) on the task or on an enclosing sub-process takes it, so
+        the model's fallback path runs.
+        """
+        found = self._error_catcher(self._service_task(key), code)
+        if not found:
+            return None
+        catcher, definition_class = found
+        completed: list[str] = []
+
+        def act() -> None:
+            definition = definition_class(name=code or "error", code=code)
+            event = BpmnEvent(definition, payload={"code": code, "message": message})
+            catcher.task_spec.catch(catcher, event)
+            catcher.task_spec._update(catcher)
+            self._run_engine(completed)
+
+        return self._report(completed, self._guard(act))
+
+    def fire_timers(self) -> StepReport:
+        """Let every timer that is due by the clock fire, then advance."""
+        completed: list[str] = []
+
+        def act() -> None:
+            self._wf.refresh_timers()
+            self._run_engine(completed)
+
+        return self._report(completed, self._guard(act))
+
+    def deliver(self, kind: str, name: str, payload: Any = None,
+                correlations: Mapping[str, Any] | None = None) -> StepReport | None:
+        """Deliver a message or signal named ``name``; None if nothing here waits for it."""
+        definition = self._waiting_definition(kind, name)
+        if definition is None:
+            return None
+        completed: list[str] = []
+
+        def act() -> None:
+            event_definition = type(definition)(name)
+            self._wf.catch(BpmnEvent(event_definition, payload=copy.deepcopy(payload),
+                                     correlations=dict(correlations or {})))
+            self._run_engine(completed)
+
+        return self._report(completed, self._guard(act))
+
+    # --- what it waits for --------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """What the instance waits for now (or that it finished)."""
+        humans: list[HumanWork] = []
+        services: list[ServiceCall] = []
+        timers: list[TimerWait] = []
+        events: list[EventWait] = []
+        stuck: list[str] = []
+        depth = size = 0
+        for _, task in self._all_tasks():
+            size += 1
+            state = task.state
+            if not state & (_ACTIVE | TaskState.ERROR):
+                continue
+            spec = task.task_spec
+            key = str(task.id)
+            depth = max(depth, _depth(task))
+            if state == TaskState.ERROR:
+                stuck.append(_element(task))
+            elif state == TaskState.READY and spec.manual:
+                humans.append(_human(task))
+            elif state == TaskState.STARTED and isinstance(spec, _ServiceTask):
+                services.append(self._service_call(task))
+            elif state == TaskState.WAITING and isinstance(spec, CatchingEvent):
+                for element, definition in _waits(task):
+                    due = _due(task, definition)
+                    if due is not None:
+                        timers.append(TimerWait(key, element, due))
+                    events.extend(EventWait(key, element, kind, name) for kind, name in _event_names(definition))
+        return Snapshot(self.finished, tuple(humans), tuple(services), tuple(timers), tuple(events),
+                        tuple(stuck), depth, size)
+
+    @property
+    def finished(self) -> bool:
+        """True once the process ended (normally or by a terminate/escaped error)."""
+        return bool(self._wf.completed)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The instance's data: the workflow's when it finished, else the latest completed task's."""
+        if self._wf.completed:
+            return _plain(self._wf.data)
+        last = self._wf.last_task
+        source = last.data if last is not None else self._wf.task_tree.data
+        return _plain(source)
+
+    def task_data(self, key: str) -> dict[str, Any]:
+        """The data a waiting task sees (to prefill a form)."""
+        return _plain(self._task(key).data)
+
+    # --- state parts ---------------------------------------------------------------------------
+
+    def parts(self) -> PartsDelta:
+        """The parts to save: every part that may have changed since the last call, and removed keys.
+
+        Finished and predicted tasks whose signature (state, links, identity
+        of their data) is unchanged are skipped: they cannot have changed.
+        Active tasks are always given (``state_store`` compares hashes, so an
+        unchanged one is not written).
+        """
+        self.prune()
+        out: dict[str, Any] = {}
+        present: set[str] = set()
+        for wf_id, task in self._all_tasks():
+            key = TASK_PART_PREFIX + str(task.id)
+            present.add(key)
+            signature = _signature(task, wf_id)
+            if task.state & _ACTIVE or self._signatures.get(key) != signature:
+                value = _REGISTRY.convert(task)
+                value["wf"] = wf_id
+                out[key] = value
+                self._signatures[key] = signature
+        out["wf"] = self._header()
+        out["wf.data"] = _REGISTRY.convert(_REGISTRY.clean(self._wf.data))
+        present |= {"wf", "wf.data"}
+        removed = tuple(sorted(self._known - present))
+        for key in removed:
+            self._signatures.pop(key, None)
+        self._known = present
+        return PartsDelta(out, removed)
+
+    def _header(self) -> dict[str, Any]:
+        wf = self._wf
+        subprocesses = {}
+        for task_id, sp in wf.subprocesses.items():
+            subprocesses[str(task_id)] = {
+                "spec": sp.spec.name, "root": str(sp.task_tree.id),
+                "last_task": str(sp.last_task.id) if sp.last_task is not None else None,
+                "success": sp.success, "completed": sp.completed, "correlations": sp.correlations,
+                "data": _REGISTRY.convert(_REGISTRY.clean(sp.data)),
+            }
+        return {
+            "format": STATE_FORMAT, "root": str(wf.task_tree.id),
+            "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+            "success": wf.success, "completed": wf.completed, "correlations": wf.correlations,
+            "bpmn_events": _REGISTRY.convert(wf.bpmn_events), "subprocesses": subprocesses,
+        }
+
+    # --- pruning ---------------------------------------------------------------------------------
+
+    def prune(self) -> int:
+        """Drop completed history above the unfinished work; return how many tasks went.
+
+        For each (sub)workflow: the new root is the parent of the lowest
+        common ancestor of every active task, of the split of every join
+        about to fire, and of every other instance of a pending parallel or
+        inclusive join (so the join still sees its completed inputs and
+        merges their data). Anything outside the new root's subtree is
+        finished by construction; if not, nothing is pruned. Dropped tasks'
+        sub-processes go with them. The audit trail keeps the history.
+        """
+        self._since_prune = 0
+        removed = self._prune_one(self._wf)
+        for sp in list(self._wf.subprocesses.values()):
+            if not sp.completed:
+                removed += self._prune_one(sp)
+        return removed
+
+    def _prune_one(self, wf: Any) -> int:
+        if getattr(wf.spec, "completion_condition", None) is not None:
+            return 0  # ad-hoc sub-processes walk their paths from the root
+        active = [t for t in wf.tasks.values() if t.state & _ACTIVE]
+        if not active:
+            return 0
+        anchors = list(active)
+        for task in active:
+            anchors.extend(_join_anchors(wf, task))
+        lca = _common_ancestor(anchors)
+        keep = lca.parent if lca.parent is not None else lca
+        if keep is wf.task_tree:
+            return 0
+        dropped: list[Task] = []
+        stack = [wf.task_tree]
+        while stack:
+            node = stack.pop()
+            if node is keep:
+                continue
+            if not node.has_state(TaskState.FINISHED_MASK):
+                return 0  # unfinished work outside the kept subtree: not a safe point
+            dropped.append(node)
+            stack.extend(node.children)
+        top = wf.top_workflow
+        for node in dropped:
+            wf.tasks.pop(node.id, None)
+            top.event_manager.remove_task(node)
+            if node.id in top.subprocesses:
+                self._drop_subprocess(node.id)
+        keep._parent = None
+        wf.task_tree = keep
+        if wf.last_task is not None and wf.last_task.id not in wf.tasks:
+            wf.last_task = None
+        return len(dropped)
+
+    def _drop_subprocess(self, task_id: UUID) -> None:
+        top = self._wf
+        stack = [task_id]
+        while stack:
+            sp = top.subprocesses.pop(stack.pop(), None)
+            if sp is None:
+                continue
+            for task in sp.tasks.values():
+                top.event_manager.remove_task(task)
+                if task.id in top.subprocesses:
+                    stack.append(task.id)
+
+    # --- internals ------------------------------------------------------------------------------
+
+    def _all_tasks(self) -> Iterator[tuple[str | None, Task]]:
+        for task in self._wf.tasks.values():
+            yield None, task
+        for task_id, sp in self._wf.subprocesses.items():
+            wf_id = str(task_id)
+            for task in sp.tasks.values():
+                yield wf_id, task
+
+    def _task(self, key: str) -> Task:
+        try:
+            task_id = UUID(key)
+        except ValueError:
+            raise NotFound("engine task", key) from None
+        task = self._wf.tasks.get(task_id)
+        if task is None:
+            for sp in self._wf.subprocesses.values():
+                task = sp.tasks.get(task_id)
+                if task is not None:
+                    break
+        if task is None:
+            raise NotFound("engine task", key)
+        return task
+
+    def _service_task(self, key: str) -> Task:
+        task = self._task(key)
+        if not (task.state == TaskState.STARTED and isinstance(task.task_spec, _ServiceTask)):
+            raise InvalidState(f"task {key} ({_element(task)}) is not a service task waiting for its call")
+        return task
+
+    def _service_call(self, task: Task) -> ServiceCall:
+        spec = task.task_spec
+        params: dict[str, Any] = {}
+        problem = None
+        for name, param in (spec.operation_params or {}).items():
+            try:
+                params[name] = self._wf.script_engine.evaluate(task, param["value"])
+            except SpiffWorkflowException as exc:
+                problem = f"parameter '{name}' cannot be evaluated: {_short(exc)}"
+                break
+        return ServiceCall(str(task.id), _element(task), spec.bpmn_name or "", spec.operation_name or "",
+                           _plain(params), spec.result_variable, problem)
+
+    def _error_catcher(self, task: Task, code: str | None) -> tuple[Task, type] | None:
+        """The nearest waiting error boundary that catches ``code``, on the task or around it."""
+        current: Task | None = task
+        while current is not None:
+            parent = current.parent
+            if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
+                for sibling in parent.children:
+                    spec = sibling.task_spec
+                    if (sibling is not current and isinstance(spec, BoundaryEvent)
+                            and sibling.state == TaskState.WAITING
+                            and isinstance(spec.event_definition, ErrorEventDefinition)
+                            and spec.event_definition.code in (None, code)):
+                        return sibling, type(spec.event_definition)
+            owner = current.workflow
+            current = None
+            if owner is not self._wf and owner.parent_task_id is not None:
+                current = self._wf.get_task_from_id(owner.parent_task_id)
+        return None
+
+    def _waiting_definition(self, kind: str, name: str) -> Any:
+        wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
+        for task in list(self._wf.event_manager.tasks.values()):
+            definition = task.task_spec.event_definition
+            candidates = (definition.event_definitions if isinstance(definition, MultipleEventDefinition)
+                          else [definition])
+            for d in candidates:
+                if isinstance(d, wanted) and d.name == name:
+                    return d
+        return None
+
+    def _run_engine(self, completed: list[str]) -> None:
+        """``do_engine_steps`` in our own loop: isolated data, completions recorded, pruned as it goes."""
+        wf = self._wf
+        self._steps = 0
+
+        def will(task: Task) -> None:
+            self._isolate(task)
+
+        def did(task: Task) -> None:
+            self._record(task, completed)
+            self._since_prune += 1
+            self._steps += 1
+            if self._steps > MAX_STEPS_PER_ACTION:
+                raise _Runaway(_element(task))
+
+        while True:
+            active_subprocesses = len(wf.get_active_subprocesses())
+            try:
+                count = wf._do_engine_steps(will, did)
+            except SpiffWorkflowException as exc:
+                if not self._caught_script_error(exc):
+                    raise
+                continue
+            if self._since_prune >= PRUNE_EVERY:
+                self.prune()
+                self._check_depth()
+            if count or len(wf.get_active_subprocesses()) > active_subprocesses:
+                continue
+            wf.refresh_timers()
+            if wf.get_next_task(state=TaskState.READY, manual=False) is None:
+                break
+        self._check_depth()
+
+    def _caught_script_error(self, exc: SpiffWorkflowException) -> bool:
+        """Route a script's :func:`throw_bpmn_error` to the error boundary that catches it, if any."""
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ScriptBpmnError):
+            cause = cause.__cause__ or cause.__context__
+        task = getattr(exc, "task", None)
+        if not isinstance(cause, ScriptBpmnError) or task is None:
+            return False
+        found = self._error_catcher(task, cause.code)
+        if found is None:
+            return False
+        catcher, definition_class = found
+        if task.state == TaskState.ERROR:
+            task._set_state(TaskState.CANCELLED)  # handled: the boundary event's path replaces the task
+        event = BpmnEvent(definition_class(name=cause.code, code=cause.code), payload={"code": cause.code})
+        catcher.task_spec.catch(catcher, event)
+        catcher.task_spec._update(catcher)
+        return True
+
+    def _check_depth(self) -> None:
+        for _, task in self._all_tasks():
+            if task.state & _ACTIVE and _depth(task) > MAX_TREE_DEPTH:
+                raise _TooDeep(_element(task))
+
+    def _isolate(self, task: Task) -> None:
+        # DeepMerge copies data one level deep: without this, branches share nested values.
+        task.data = copy.deepcopy(task.data)
+
+    def _record(self, task: Task, completed: list[str]) -> None:
+        if task.state != TaskState.COMPLETED:
+            return
+        spec = task.task_spec
+        if (isinstance(spec, BpmnSpecMixin) and spec.bpmn_id
+                and not isinstance(spec, ExclusiveGateway | InclusiveGateway | ParallelGateway | EventBasedGateway
+                                   | LoopTask)):
+            completed.append(original_id(spec.bpmn_id))
+
+    def _guard(self, action: Callable[[], None]) -> Failure | None:
+        try:
+            action()
+        except _Runaway as exc:
+            return Failure(exc.element_id, f"the process ran more than {MAX_STEPS_PER_ACTION:,} steps without "
+                                           "waiting for anyone (an endless loop?)", "runaway")
+        except _TooDeep as exc:
+            return Failure(exc.element_id, f"the task tree grew deeper than {MAX_TREE_DEPTH} levels "
+                                           "without a safe point to prune it", "depth")
+        except (InvalidState, NotFound):
+            raise
+        # The one SpiffWorkflow boundary: the library raises WorkflowException and its subclasses
+        # for model problems, but also TypeError, KeyError... from malformed specs or data. Each
+        # becomes a Failure naming the element; the instance stops there instead of crashing the worker.
+        except Exception as exc:  # noqa: BLE001 - the adapter boundary described above
+            return _failure_of(exc)
+        return None
+
+    def _report(self, completed: list[str], failure: Failure | None) -> StepReport:
+        thrown = tuple(_thrown(event) for event in self._wf.get_events())
+        if failure is None:
+            escaped = next((t for t in thrown if t.kind == "error"), None)
+            if escaped is not None:
+                failure = Failure(None, f"the BPMN error {escaped.code or escaped.name or ''} was thrown and "
+                                        "no event caught it", "error_event")
+        return StepReport(tuple(completed), thrown, failure)
+
+
+class _TooDeep(Exception):
+    def __init__(self, element_id: str) -> None:
+        super().__init__(element_id)
+        self.element_id = element_id
+
+
+class _Runaway(_TooDeep):
+    pass
+
+
+def _fill(workflow: Any, header: Mapping[str, Any], task_dicts: Iterable[dict[str, Any]]) -> None:
+    """Restore a (sub)workflow's tasks and attributes from its header and task parts."""
+    workflow.tasks = {}
+    for value in task_dicts:
+        dct = {k: v for k, v in value.items() if k != "wf"}
+        _REGISTRY.restore(dct, workflow=workflow)
+    workflow.task_tree = workflow.tasks[UUID(header["root"])]
+    last = header.get("last_task")
+    workflow.last_task = workflow.tasks.get(UUID(last)) if last else None
+    workflow.success = header.get("success", True)
+    workflow.completed = header.get("completed", False)
+    workflow.correlations = dict(header.get("correlations") or {})
+    if "data" in header:
+        workflow.data = _REGISTRY.restore(header["data"])
+    if "bpmn_events" in header:
+        workflow.bpmn_events = _REGISTRY.restore(header["bpmn_events"])
+
+
+def restore_data_part(parts: Mapping[str, Any]) -> dict[str, Any]:
+    """The workflow data stored in ``parts`` (the ``wf.data`` part)."""
+    return dict(_REGISTRY.restore(parts.get("wf.data") or {}))
+
+
+def _signature(task: Task, wf_id: str | None) -> tuple[Any, ...]:
+    return (task.state, task.last_state_change, task._parent, tuple(task._children), task.triggered,
+            id(task.data), len(task.data), id(task.internal_data), len(task.internal_data), wf_id)
+
+
+def _depth(task: Task) -> int:
+    depth, node = 0, task.parent
+    while node is not None:
+        depth += 1
+        node = node.parent
+    return depth
+
+
+def _path(task: Task) -> list[Task]:
+    path = []
+    node: Task | None = task
+    while node is not None:
+        path.append(node)
+        node = node.parent
+    path.reverse()
+    return path
+
+
+def _common_ancestor(tasks: list[Task]) -> Task:
+    common = _path(tasks[0])
+    for task in tasks[1:]:
+        other = _path(task)
+        n = 0
+        while n < len(common) and n < len(other) and common[n] is other[n]:
+            n += 1
+        common = common[:n]
+    return common[-1]
+
+
+def _join_anchors(wf: Any, task: Task) -> list[Task]:
+    """Tasks a join reachable from ``task`` will look at, which pruning must keep."""
+    anchors: list[Task] = []
+    joins = [task] if isinstance(task.task_spec, Join) else []
+    joins += [c for c in task.children if isinstance(c.task_spec, Join)]
+    for join in joins:
+        spec = join.task_spec
+        if spec.split_task:
+            split = join.find_ancestor(spec.split_task)
+            if split is not None:
+                anchors.append(split)
+        elif join.state & (TaskState.WAITING | TaskState.READY):
+            # An unstructured (parallel/inclusive) join checks and merges its other instances.
+            for other in wf.tasks.values():
+                if other.task_spec is spec and other is not join and not join.is_descendant_of(other):
+                    anchors.append(other.parent if other.parent is not None else other)
+    return anchors
+
+
+def _waits(task: Task) -> list[tuple[str, Any]]:
+    """(element id, event definition) of what a waiting catch event waits for.
+
+    An event-based gateway holds its events' definitions (in the order of its
+    outgoing flows): each is reported under the event's own id.
+    """
+    spec = task.task_spec
+    definition = spec.event_definition
+    if isinstance(spec, EventBasedGateway) and isinstance(definition, MultipleEventDefinition):
+        return [(original_id(getattr(out, "bpmn_id", None) or out.name), d)
+                for out, d in zip(spec.outputs, definition.event_definitions, strict=False)]
+    if isinstance(definition, MultipleEventDefinition):
+        return [(_element(task), d) for d in definition.event_definitions]
+    return [(_element(task), definition)]
+
+
+def _due(task: Task, definition: Any) -> datetime | None:
+    timers = (definition.event_definitions if isinstance(definition, MultipleEventDefinition) else [definition])
+    if not any(isinstance(d, TimerEventDefinition) for d in timers):
+        return None
+    value = task.internal_data.get("event_value")
+    if isinstance(value, dict):
+        value = value.get("next") if value.get("cycles", 0) != 0 else None
+    if not isinstance(value, str):
+        return None
+    try:
+        due = TimerEventDefinition.parse_time_or_duration(value)
+    except (ValueError, TypeError):
+        return None
+    return due if isinstance(due, datetime) else None
+
+
+def _human(task: Task) -> HumanWork:
+    spec = task.task_spec
+    props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
+    form = props.get("formJsonSchemaFilename") if isinstance(props, Mapping) else None
+    kind = "manualTask" if type(spec).__name__.endswith("ManualTask") else "userTask"
+    return HumanWork(str(task.id), _element(task), spec.bpmn_name or "", kind, spec.lane, form)
+
+
+def _element(task: Task) -> str:
+    spec = task.task_spec
+    return original_id(getattr(spec, "bpmn_id", None) or spec.name)
+
+
+def _thrown(event: Any) -> Thrown:
+    definition = event.event_definition
+    kind = ("message" if isinstance(definition, MessageEventDefinition)
+            else "signal" if isinstance(definition, SignalEventDefinition)
+            else "error" if isinstance(definition, ErrorEventDefinition)
+            else "escalation" if isinstance(definition, EscalationEventDefinition)
+            else "none" if isinstance(definition, NoneEventDefinition) else "other")
+    return Thrown(kind, getattr(definition, "name", None), getattr(definition, "code", None),
+                  _plain(event.payload), _plain(event.correlations))
+
+
+def _failure_of(exc: Exception) -> Failure:
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None) or getattr(exc, "task_spec", None)
+    element = getattr(spec, "bpmn_id", None) or getattr(spec, "name", None)
+    element = original_id(element) if element else None
+    cause = getattr(exc, "error_type", "") if isinstance(exc, SpiffWorkflowException) else type(exc).__name__
+    kind = "script" if cause == "ScriptError" else "runtime"
+    return Failure(element, _short(exc), kind)
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) if isinstance(exc, SpiffWorkflowException | ScriptError) else f"{type(exc).__name__}: {exc}"
+    text = re.sub(r"\s+", " ", text).strip().rstrip(".")
+    return text if len(text) <= 500 else text[:499] + "…"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly deep copy of task data (our own objects never leak library ones)."""
+    return copy.deepcopy(_REGISTRY.convert(_REGISTRY.clean(value) if isinstance(value, dict) else value))
+
+
+# =============================================================================================
+# 6. Diagnostics
+# =============================================================================================
+
 def _attempt(action: Callable[[], object], diagnostics: list[Diagnostic],
              process: Process | None = None) -> Exception | None:
     """Run one call into the library; return what it raised instead of raising it.
@@ -173,7 +1571,7 @@ def _attempt(action: Callable[[], object], diagnostics: list[Diagnostic],
         # malformed models (TypeError, KeyError, AttributeError, IndexError,
         # RecursionError, lxml errors...). Each is returned and turned into a
         # diagnostic by the caller; none is swallowed.
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - the adapter boundary described above
             problem = exc
     for w in caught:
         diagnostics.append(Diagnostic(

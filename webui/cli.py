@@ -75,6 +75,7 @@ def _cmd_analyze(args: argparse.Namespace, out: Any) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "webui.cmd_redesign",
     "webui.cmd_render",
+    "webui.cmd_run",
     "webui.cmd_simulator",
     "webui.cmd_worker",
 )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -27,9 +28,8 @@ from engine.clock import SystemClock
 from engine.db import Database
 from engine.worker import load_handlers, run_process
 
-# The engine's handler factories; the runtime that turns service tasks and timers into
-# jobs adds its own here (e.g. "engine.runtime:job_handlers").
-DEFAULT_HANDLER_FACTORIES: tuple[str, ...] = ()
+# The engine's handler factories: service tasks (inquiries), timers and messages.
+DEFAULT_HANDLER_FACTORIES: tuple[str, ...] = ("engine.runtime:job_handlers",)
 
 
 def register(subparsers: Any) -> None:
@@ -43,6 +43,8 @@ def register(subparsers: Any) -> None:
                         help="handler factory returning {kind: handler}; repeatable (default: the engine's)")
     parser.add_argument("--migrate", action="store_true", help="bring the schema up to date before starting")
     parser.add_argument("--poll", type=float, default=1.0, help="seconds to wait when no job is due (default 1)")
+    parser.add_argument("--lease", type=float, default=None,
+                        help="seconds a taken job stays this worker's before another may take it (default 300)")
     parser.set_defaults(func=_cmd_worker)
 
 
@@ -75,4 +77,5 @@ def _cmd_worker(args: argparse.Namespace, out: Any) -> int:
         return 2
     out.write(f"panjereh worker: {args.threads} thread(s), kinds {', '.join(sorted(handlers))}\n")
     out.flush()
-    return run_process(db, clock, handlers, threads=args.threads, once=args.once, poll_interval=args.poll)
+    options = {"lease": timedelta(seconds=args.lease)} if args.lease else {}
+    return run_process(db, clock, handlers, threads=args.threads, once=args.once, poll_interval=args.poll, **options)

@@ -177,14 +177,16 @@ def test_only_processes_marked_executable_are_checked_when_some_are():
     assert result.processes == {"p": True}
 
 
-def test_a_path_too_long_for_the_library_is_a_diagnostic():
+def test_a_long_path_builds_without_recursing():
+    # SpiffWorkflow 3.2.0 parses flow targets recursively and fails near 300 steps; our parser
+    # connects held flows from a work list (engine.spiff._IterativeParsing).
     steps = "".join(f'<task id="t{i}"/>\n<sequenceFlow id="g{i}" sourceRef="{"start" if i == 0 else f"t{i - 1}"}" '
-                    f'targetRef="t{i}"/>\n' for i in range(1500))
+                    f'targetRef="t{i}"/>\n' for i in range(2000))
     body = ('<startEvent id="start"/>\n' + steps + '<endEvent id="end"/>\n'
-            '<sequenceFlow id="gz" sourceRef="t1499" targetRef="end"/>\n')
+            '<sequenceFlow id="gz" sourceRef="t1999" targetRef="end"/>\n')
     result = check(document(process(body)))
-    assert result.processes == {"p": False}
-    assert "too long" in result.diagnostics[0].message
+    assert result.processes == {"p": True}
+    assert result.diagnostics == []
 
 
 def test_library_warnings_become_diagnostics_not_warnings():

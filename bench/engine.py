@@ -1,0 +1,309 @@
+"""Benchmark of the durable engine against SpiffWorkflow in memory (a script, not a test).
+
+    python bench/engine.py [--instances 30] [--postgres URL]
+
+Prints what it measures and, as its last line, one JSON object with these
+ratios, each measured in this run:
+
+* ``durable_vs_memory`` — instances per second of a 10-step reference process
+  (4 user tasks, 3 inquiries against the simulator with zero latency, one
+  gateway), every step durable on SQLite (start, each task, each inquiry
+  job's lease, call, inquiry record and resume committed), divided by plain
+  SpiffWorkflow running the same model in memory (its service tasks calling
+  the same simulator through the same connector). Target >= 0.5.
+* ``loop_step_1000_vs_10`` — durable cost of one step at loop iteration 1,000
+  divided by at iteration 10 (the «نقص مدارک» resubmit loop). Target <= 1.5.
+* ``model500_vs_model10_step`` — durable cost of one step in a 500-activity
+  model divided by one in a 10-activity model. Target <= 3.
+* ``postgres_durable_vs_memory`` — the first figure on PostgreSQL, the
+  inquiries run by 2 ``panjereh worker`` processes (several instances in
+  flight at once).
+
+Costs are medians; every figure is taken in the same run, on the same machine,
+so the ratios are comparable even when absolute times are not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from lxml import etree  # noqa: E402
+from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine  # noqa: E402
+from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment  # noqa: E402
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
+from SpiffWorkflow.util.task import TaskState  # noqa: E402
+
+from bpmn.load import load_bytes  # noqa: E402
+from engine.clock import SystemClock  # noqa: E402
+from engine.connectors import HttpJsonConnector, InquiryContext, InquiryRequest  # noqa: E402
+from engine.db import Database  # noqa: E402
+from engine.endpoints import for_simulator  # noqa: E402
+from engine.population import sample_person  # noqa: E402
+from engine.runtime import Engine  # noqa: E402
+from engine.services import ServiceDispatch  # noqa: E402
+from engine.simulator import start_simulator  # noqa: E402
+from engine.worker import Worker  # noqa: E402
+
+NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+      'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
+
+
+def _inquiry(tid: str, service: str, params: dict[str, str]) -> str:
+    ps = "".join(f'<spiffworkflow:parameter id="{k}" type="str" value="{v}"/>' for k, v in params.items())
+    return (f'<bpmn:serviceTask id="{tid}"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator '
+            f'id="inquiry/{service}" resultVariable="{tid}_result"><spiffworkflow:parameters>{ps}'
+            '</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>'
+            '</bpmn:serviceTask>')
+
+
+def reference_model() -> bytes:
+    """The 10-step reference process: start, 4 user tasks, 3 inquiries, a gateway, end."""
+    body = (
+        '<bpmn:startEvent id="start"/>'
+        '<bpmn:userTask id="t_apply" name="ثبت درخواست"/>'
+        + _inquiry("inq_identity", "nocr_identity", {"national_code": "national_code", "birth_date": "birth_date"})
+        + _inquiry("inq_address", "post_gnaf", {"postal_code": "postal_code"})
+        + _inquiry("inq_education", "education_status", {"national_code": "national_code"})
+        + '<bpmn:userTask id="t_review" name="بررسی"/>'
+        '<bpmn:exclusiveGateway id="gw_ok" default="f_no"/>'
+        '<bpmn:userTask id="t_sign" name="امضا"/><bpmn:userTask id="t_issue" name="صدور"/>'
+        '<bpmn:endEvent id="end"/><bpmn:endEvent id="end_no"/>'
+    )
+    chain = ["start", "t_apply", "inq_identity", "inq_address", "inq_education", "t_review", "gw_ok"]
+    flows = "".join(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
+                    for i, (a, b) in enumerate(itertools.pairwise(chain)))
+    flows += ('<bpmn:sequenceFlow id="f_yes" sourceRef="gw_ok" targetRef="t_sign">'
+              '<bpmn:conditionExpression>approved == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
+              '<bpmn:sequenceFlow id="f_no" sourceRef="gw_ok" targetRef="end_no"/>'
+              '<bpmn:sequenceFlow id="f_sign" sourceRef="t_sign" targetRef="t_issue"/>'
+              '<bpmn:sequenceFlow id="f_end" sourceRef="t_issue" targetRef="end"/>')
+    return (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} id="ref" targetNamespace="bench">'
+            f'<bpmn:process id="reference" isExecutable="true">{body}{flows}</bpmn:process>'
+            '</bpmn:definitions>').encode()
+
+
+def chain_model(n: int) -> bytes:
+    """``n`` user tasks in a row, with an exclusive gateway (skip or not) after every tenth."""
+    nodes, flows, prev = ['<bpmn:startEvent id="start"/>'], [], "start"
+    for i in range(n):
+        nodes.append(f'<bpmn:userTask id="u{i}" name="گام {i}"/>')
+        flows.append(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{prev}" targetRef="u{i}"/>')
+        prev = f"u{i}"
+        if i % 10 == 9 and i < n - 1:
+            nodes.append(f'<bpmn:exclusiveGateway id="g{i}" default="d{i}"/>')
+            flows.append(f'<bpmn:sequenceFlow id="gi{i}" sourceRef="{prev}" targetRef="g{i}"/>')
+            flows.append(f'<bpmn:sequenceFlow id="d{i}" sourceRef="g{i}" targetRef="m{i}"/>')
+            flows.append(f'<bpmn:sequenceFlow id="s{i}" sourceRef="g{i}" targetRef="m{i}">'
+                         '<bpmn:conditionExpression>skip == True</bpmn:conditionExpression></bpmn:sequenceFlow>')
+            nodes.append(f'<bpmn:exclusiveGateway id="m{i}"/>')
+            prev = f"m{i}"
+    nodes.append('<bpmn:endEvent id="end"/>')
+    flows.append(f'<bpmn:sequenceFlow id="fe" sourceRef="{prev}" targetRef="end"/>')
+    return (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {NS} id="chain{n}" targetNamespace="bench">'
+            f'<bpmn:process id="chain" isExecutable="true">{"".join(nodes)}{"".join(flows)}</bpmn:process>'
+            '</bpmn:definitions>').encode()
+
+
+LOOP = (REPO / "tests" / "data" / "engine" / "resubmit_loop.bpmn").read_bytes()
+
+
+def person_data() -> dict[str, Any]:
+    someone = sample_person(7)
+    return {"national_code": someone.national_code, "birth_date": someone.birth_date_jalali,
+            "postal_code": someone.postal_code}
+
+
+ANSWERS = {"t_apply": {}, "t_review": {"approved": True}, "t_sign": {}, "t_issue": {}}
+
+
+# --- SpiffWorkflow alone, in memory ----------------------------------------------------------------
+
+class _CallingEnvironment(TaskDataEnvironment):
+    """The library's environment, with ``call_service`` making the inquiry through our connector."""
+
+    def __init__(self, connector: HttpJsonConnector) -> None:
+        super().__init__()
+        self.connector = connector
+
+    def call_service(self, context: dict[str, Any], operation_name: str = "", operation_params: Any = None,
+                     **kwargs: Any) -> str:
+        params = {k: v["value"] for k, v in (operation_params or {}).items()}
+        request = InquiryRequest(operation_name.removeprefix("inquiry/"), params,
+                                 InquiryContext("bench", "memory", "bench", "case", "bench", "bench"),
+                                 idempotency_key=f"mem-{time.perf_counter_ns()}")
+        answer = self.connector.call(request)
+        return json.dumps({"status": str(answer.status), "data": dict(answer.data)})
+
+
+def memory_rate(n: int, connector: HttpJsonConnector) -> float:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(reference_model()))
+    spec = parser.get_spec("reference")
+    engine = PythonScriptEngine(environment=_CallingEnvironment(connector))
+    data = person_data()
+    started = time.perf_counter()
+    for _ in range(n):
+        wf = BpmnWorkflow(spec, script_engine=engine)
+        wf.task_tree.data.update(data)
+        wf.do_engine_steps()
+        while not wf.is_completed():
+            for task in wf.get_tasks(state=TaskState.READY, manual=True):
+                task.data.update(ANSWERS[task.task_spec.bpmn_id])
+                task.run()
+            wf.do_engine_steps()
+    return n / (time.perf_counter() - started)
+
+
+# --- durable --------------------------------------------------------------------------------------
+
+def durable_engine(db: Database, sim_url: str) -> Engine:
+    clock = SystemClock()
+    connector = HttpJsonConnector(for_simulator(sim_url), clock=clock.now)
+    return Engine(db, clock, services=ServiceDispatch(db, clock, connector=connector))
+
+
+def durable_rate(n: int, db: Database, sim_url: str) -> float:
+    """Single-threaded: this thread completes the user tasks and runs the jobs (a worker in-process)."""
+    engine = durable_engine(db, sim_url)
+    version = engine.deploy(load_bytes(reference_model(), "reference.bpmn"), key="reference").version
+    assert version is not None
+    worker = Worker(db, engine.clock, engine.job_handlers(), batch=10, poll_interval=0.01)
+    stop = threading.Event()
+    data = person_data()
+    started = time.perf_counter()
+    for _ in range(n):
+        state = engine.start(version.id, data=data)
+        while not state.ended:
+            for ref in state.human_tasks:
+                state = engine.complete_task(ref.id, user="bench", data=ANSWERS[ref.element_id])
+            if not state.ended and not state.human_tasks:
+                worker.drain(stop)
+                state = engine.state(state.id)
+        assert state.status == "completed", state
+    return n / (time.perf_counter() - started)
+
+
+def postgres_rate(n: int, url: str, sim_url: str, workers: int = 2, in_flight: int = 6) -> float:
+    """On PostgreSQL, inquiries run by ``workers`` ``panjereh worker`` processes; ``in_flight`` cases at once."""
+    db = Database(url)
+    db.upgrade()
+    engine = durable_engine(db, sim_url)
+    version = engine.deploy(load_bytes(reference_model(), "reference.bpmn"), key="reference").version
+    assert version is not None
+    env = {**os.environ, "PANJEREH_INQUIRY_BASE_URL": sim_url, "PYTHONPATH": str(REPO)}
+    procs = [subprocess.Popen([sys.executable, "-m", "webui.cli", "worker", "--database-url", url, "--threads", "2",
+                               "--poll", "0.02"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+    try:
+        time.sleep(2.0)  # let the workers start before the clock runs
+        data = person_data()
+        started = time.perf_counter()
+        open_ids = [engine.start(version.id, data=data).id for _ in range(min(in_flight, n))]
+        begun, done = len(open_ids), 0
+        while open_ids:
+            still = []
+            for instance_id in open_ids:
+                state = engine.state(instance_id)
+                for ref in state.human_tasks:
+                    state = engine.complete_task(ref.id, user="bench", data=ANSWERS[ref.element_id])
+                if state.ended:
+                    assert state.status == "completed", state
+                    done += 1
+                    if begun < n:
+                        still.append(engine.start(version.id, data=data).id)
+                        begun += 1
+                else:
+                    still.append(instance_id)
+            open_ids = still
+            time.sleep(0.002)
+        return done / (time.perf_counter() - started)
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        db.dispose()
+
+
+def step_cost(db: Database, model: bytes, name: str, data: dict[str, Any], answer: dict[str, Any],
+              at: list[int], window: int = 10) -> dict[int, float]:
+    """Median seconds of completing one user task, around each step number in ``at``."""
+    engine = Engine(db, SystemClock())
+    version = engine.deploy(load_bytes(model, f"{name}.bpmn"), key=name).version
+    assert version is not None
+    state = engine.start(version.id, data=data)
+    times: list[float] = []
+    last = max(at) + window // 2 - 1
+    for _ in range(last + 1):
+        (ref,) = state.human_tasks
+        started = time.perf_counter()
+        state = engine.complete_task(ref.id, user="bench", data=answer)
+        times.append(time.perf_counter() - started)
+    return {step: statistics.median(times[max(step - window // 2, 0):step + window // 2]) for step in at}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--instances", type=int, default=30)
+    parser.add_argument("--postgres", default=os.environ.get("PANJEREH_BENCH_POSTGRES",
+                                                             "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    args = parser.parse_args(argv)
+    sim = start_simulator(latency_ms=0)
+    results: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="panjereh-bench-") as tmp:
+            connector = HttpJsonConnector(for_simulator(sim.url))
+            memory_rate(3, connector)  # warm up: imports, spec caches, connections
+            memory = memory_rate(args.instances, connector)
+            db = Database(f"sqlite:///{tmp}/bench.sqlite3")
+            db.upgrade()
+            durable_rate(2, db, sim.url)
+            durable = durable_rate(args.instances, db, sim.url)
+            print(f"reference process: in memory {memory:.1f} instances/s, durable on SQLite {durable:.1f}/s")
+            results["memory_instances_per_s"] = round(memory, 2)
+            results["sqlite_instances_per_s"] = round(durable, 2)
+            results["durable_vs_memory"] = round(durable / memory, 3)
+
+            loop = step_cost(db, LOOP, "loop", {"rounds": 0, "defects": 0}, {"pages": 1}, [10, 1000])
+            print(f"resubmit loop: step at iteration 10 {loop[10] * 1000:.2f} ms, at 1,000 {loop[1000] * 1000:.2f} ms")
+            results["loop_step_ms"] = {"10": round(loop[10] * 1000, 3), "1000": round(loop[1000] * 1000, 3)}
+            results["loop_step_1000_vs_10"] = round(loop[1000] / loop[10], 3)
+
+            small = step_cost(db, chain_model(10), "chain10", {"skip": False}, {}, [5], window=8)[5]
+            large = step_cost(db, chain_model(500), "chain500", {"skip": False}, {}, [250], window=20)[250]
+            print(f"one step: 10-activity model {small * 1000:.2f} ms, 500-activity model {large * 1000:.2f} ms")
+            results["model_step_ms"] = {"10": round(small * 1000, 3), "500": round(large * 1000, 3)}
+            results["model500_vs_model10_step"] = round(large / small, 3)
+            db.dispose()
+
+        pg = postgres_rate(args.instances, args.postgres, sim.url)
+        print(f"reference process on PostgreSQL with 2 worker processes: {pg:.1f} instances/s")
+        results["postgres_instances_per_s"] = round(pg, 2)
+        results["postgres_durable_vs_memory"] = round(pg / memory, 3)
+    finally:
+        sim.stop()
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""Adapting a model's XML to what the engine's parser runs, without changing what it means.
+
+``engine.spiff`` parses a *copy* of the model's hardened tree made by
+:func:`prepare_for_engine`; the stored BPMN bytes, the diagram and every
+report keep the model exactly as uploaded. Two BPMN constructs SpiffWorkflow
+3.2.0 does not run are rewritten into equivalent ones it does:
+
+* **Implicit splits.** An activity or event with several outgoing sequence
+  flows sends a token down every unconditional flow, down every conditional
+  flow whose condition holds, and down its default flow when no condition
+  holds (BPMN 2.0 §13.2.1). The library refuses such models ("Multiple
+  outgoing flows are not supported"); here the flows leave through an
+  inserted inclusive gateway (``<id>__split``) whose unconditional flows get
+  the condition ``True`` and which inherits the default flow.
+* **Link events.** A throwing link event continues at the catching link
+  event of the same name in the same process (an "off-page connector"). The
+  pair becomes two plain intermediate events joined by a sequence flow
+  (``<throw id>__link``).
+* **Ids the library uses itself.** An element whose id is ``Start``, ``End``
+  or ``Root`` collides with the library's internal task specs of those names
+  and is silently dropped (a start event ``Start`` leaves the process with
+  nothing to run). Such an element gets the id ``<id>__el`` and every
+  reference to it follows; :func:`original_id` maps the id back for reports.
+
+Nothing here needs SpiffWorkflow; the functions are pure (a new tree out).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+
+from lxml import etree
+
+from bpmn.load import BPMN_NS
+
+_Q = f"{{{BPMN_NS}}}"
+_CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
+_NO_SPLIT = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
+             "startEvent", "sequenceFlow"}
+SPLIT_SUFFIX = "__split"
+LINK_SUFFIX = "__link"
+RENAMED_SUFFIX = "__el"
+RESERVED_IDS = frozenset({"Start", "End", "Root"})
+_REFERENCE_ATTRIBUTES = ("sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
+_REFERENCE_TEXTS = frozenset({"incoming", "outgoing", "flowNodeRef", "sourceRef", "targetRef"})
+
+
+def original_id(element_id: str) -> str:
+    """The id an element had in the model, before :func:`prepare_for_engine` renamed it."""
+    if element_id.endswith(RENAMED_SUFFIX) and element_id[:-len(RENAMED_SUFFIX)] in RESERVED_IDS:
+        return element_id[:-len(RENAMED_SUFFIX)]
+    return element_id
+
+
+def prepare_for_engine(root: etree._Element) -> etree._Element:
+    """A copy of ``root`` with implicit splits and link events rewritten (see the module docstring)."""
+    tree = copy.deepcopy(root)
+    _rename_reserved(tree)
+    ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
+    for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
+        _links(container, ids)
+        _implicit_splits(container, ids)
+    return tree
+
+
+def _rename_reserved(tree: etree._Element) -> None:
+    clashing = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id") in RESERVED_IDS}
+    if not clashing:
+        return
+    for el in tree.iter():
+        if not isinstance(el.tag, str):
+            continue
+        if el.get("id") in clashing:
+            el.set("id", el.get("id") + RENAMED_SUFFIX)
+        for attr in _REFERENCE_ATTRIBUTES:
+            if el.get(attr) in clashing:
+                el.set(attr, el.get(attr) + RENAMED_SUFFIX)
+        if etree.QName(el).localname in _REFERENCE_TEXTS and (el.text or "").strip() in clashing:
+            el.text = el.text.strip() + RENAMED_SUFFIX
+
+
+def _local(el: etree._Element) -> str:
+    return etree.QName(el).localname if etree.QName(el).namespace == BPMN_NS else ""
+
+
+def _fresh(base: str, ids: set[str]) -> str:
+    candidate, n = base, 1
+    while candidate in ids:
+        n += 1
+        candidate = f"{base}{n}"
+    ids.add(candidate)
+    return candidate
+
+
+def _flow(container: etree._Element, flow_id: str, source: str, target: str) -> etree._Element:
+    flow = etree.SubElement(container, f"{_Q}sequenceFlow")
+    flow.set("id", flow_id)
+    flow.set("sourceRef", source)
+    flow.set("targetRef", target)
+    return flow
+
+
+def _implicit_splits(container: etree._Element, ids: set[str]) -> None:
+    children = [el for el in container if isinstance(el.tag, str)]
+    outgoing: dict[str, list[etree._Element]] = defaultdict(list)
+    for el in children:
+        if _local(el) == "sequenceFlow" and el.get("sourceRef"):
+            outgoing[el.get("sourceRef")].append(el)
+    for node in children:
+        node_id = node.get("id")
+        flows = outgoing.get(node_id or "", [])
+        if len(flows) < 2 or _local(node) in _NO_SPLIT or not _local(node):
+            continue
+        gateway_id = _fresh(f"{node_id}{SPLIT_SUFFIX}", ids)
+        gateway = etree.Element(f"{_Q}inclusiveGateway")
+        gateway.set("id", gateway_id)
+        default = node.attrib.pop("default", None)
+        conditions = [(c.text or "").strip() for f in flows if (c := f.find(f"{_Q}conditionExpression")) is not None]
+        unconditional = [f for f in flows if f.find(f"{_Q}conditionExpression") is None and f.get("id") != default]
+        if default and unconditional:
+            # An inclusive gateway would skip its default whenever an unconditional flow is taken; the
+            # activity's default is taken when no *condition* holds, whatever the unconditional flows do.
+            for flow in flows:
+                if flow.get("id") == default:
+                    _condition(flow, f"not ({' or '.join(f'({c})' for c in conditions)})" if conditions else "True")
+        elif default:
+            gateway.set("default", default)
+        node.addnext(gateway)
+        for flow in flows:
+            flow.set("sourceRef", gateway_id)
+            if flow in unconditional:
+                _condition(flow, "True")
+        for out in node.findall(f"{_Q}outgoing"):
+            node.remove(out)
+        _flow(container, _fresh(f"{node_id}{SPLIT_SUFFIX}_in", ids), node_id or "", gateway_id)
+
+
+def _condition(flow: etree._Element, text: str) -> None:
+    condition = etree.SubElement(flow, f"{_Q}conditionExpression")
+    condition.text = text
+
+
+def _links(container: etree._Element, ids: set[str]) -> None:
+    throws: dict[str, list[etree._Element]] = defaultdict(list)
+    catches: dict[str, etree._Element] = {}
+    for el in container:
+        if not isinstance(el.tag, str):
+            continue
+        link = el.find(f"{_Q}linkEventDefinition")
+        if link is None or not link.get("name"):
+            continue
+        if _local(el) == "intermediateThrowEvent":
+            throws[link.get("name")].append(el)
+        elif _local(el) == "intermediateCatchEvent":
+            catches[link.get("name")] = el
+    for name, sources in throws.items():
+        target = catches.get(name)
+        if target is None or not target.get("id"):
+            continue  # a link nobody catches stays as it is; the parser reports it
+        for source in sources:
+            source.remove(source.find(f"{_Q}linkEventDefinition"))
+            _flow(container, _fresh(f"{source.get('id')}{LINK_SUFFIX}", ids), source.get("id") or "",
+                  target.get("id") or "")
+        target.remove(target.find(f"{_Q}linkEventDefinition"))

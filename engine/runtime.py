@@ -1,0 +1,681 @@
+"""The engine's service API: deploy, start, act on instances, and the job handlers behind them.
+
+:class:`Engine` is assembled from injected parts (STYLE.md): the database,
+the clock, the service dispatch (``engine.services``) and the sandbox; it
+returns our dataclasses (:class:`InstanceState`, ``TaskView``…), never a
+SpiffWorkflow object (those stay inside ``engine.spiff``).
+
+One action on an instance = one transaction (``Database.session_scope``):
+
+1. lock the instance row (``Instances.lock``: ``SELECT … FOR UPDATE`` on
+   PostgreSQL, the writing transaction itself on SQLite);
+2. get the live workflow: from this process's cache when the cached copy has
+   the row's ``lock_version`` (nobody changed it since), else restored from
+   its state parts;
+3. act (complete a task, give a service result, fire timers, deliver an
+   event) and run the engine steps that follow;
+4. settle: inbox rows for new human tasks, jobs for new service calls and
+   timers, cancel what the process no longer waits for, store the state
+   parts that changed (``engine.state_store``), an audit event listing the
+   elements completed, and ``Instances.save`` (the optimistic compare-and-set
+   on ``lock_version`` that ends every action);
+5. after the commit (never before), the live workflow goes back into the cache.
+
+A failed transaction never reaches the cache, so a half-applied action is
+never reused. Lost races raise :class:`~engine.errors.ConcurrencyError`;
+public methods repeat the whole action a few times before giving up.
+
+Jobs (``kind``): ``service`` (a service task's call: ``engine.services``),
+``timer`` (due at the timer's time; fires the instance's due timers),
+``message`` (a message or signal an instance threw: delivered to the
+instances of the same business key waiting for it, or it starts instances
+whose start event waits for it). Workers run them (``engine.worker``); when
+a service job's retries are spent, the task's error boundary event takes
+over if the model has one (the fallback path), else an incident is opened.
+
+What the engine keeps per instance besides the workflow parts: a ``pj`` part
+mapping waiting task keys to their inbox row or job, so settling needs no
+query. The ``completed`` history lives in the audit trail (one
+``instance.step`` event per action), since pruning drops it from the tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import event, func, select
+from sqlalchemy.orm import Session
+
+from bpmn.load import Source
+from engine.audit import AuditLog
+from engine.clock import Clock
+from engine.db import Database
+from engine.deploy import Deployment, deploy_model
+from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
+from engine.inbox import HumanTasks, TaskView
+from engine.incidents import Incidents, IncidentView
+from engine.instances import Instances, InstanceView
+from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
+from engine.models import Incident, InquiryRecordRow, Job
+from engine.sandbox import Sandbox
+from engine.services import ServiceDispatch, ServiceOutcome, ServiceRequest, idempotency_key, store_record
+from engine.spiff import LiveInstance, Snapshot, StepReport, script_functions, spec_process_ids, start_triggers
+from engine.state_store import load_parts_and_hashes, save_parts
+from engine.versions import Versions
+from engine.worker import JobHandler, WorkerPool
+
+log = logging.getLogger(__name__)
+
+SERVICE_JOB = "service"
+TIMER_JOB = "timer"
+MESSAGE_JOB = "message"
+JOB_KINDS = (SERVICE_JOB, TIMER_JOB, MESSAGE_JOB)
+META_PART = "pj"
+STEP_EVENT = "instance.step"
+ACTION_TRIES = 4
+
+
+# --- values -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HumanTaskRef:
+    """A human task an instance waits for: its inbox row id and element."""
+
+    id: str
+    element_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class InstanceState:
+    """An instance after an action: status, what it waits for, its data."""
+
+    id: str
+    version_id: str
+    process_id: str
+    status: str                     # running | waiting | completed | failed | cancelled
+    business_key: str | None
+    lock_version: int
+    data: Mapping[str, Any] = field(default_factory=dict)
+    waiting: tuple[str, ...] = ()
+    human_tasks: tuple[HumanTaskRef, ...] = ()
+    failure: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        """True once the instance will not move any more."""
+        return self.status in ("completed", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class InquiryView:
+    """The inquiries one element of an instance made: attempts and the last status."""
+
+    element_id: str | None
+    service: str
+    status: str
+    attempts: int
+
+
+@dataclass
+class _Cached:
+    lock_version: int
+    live: LiveInstance
+    hashes: dict[str, str]
+    meta: dict[str, Any]
+
+
+class _LiveCache:
+    """Live workflows by instance id, valid for one ``lock_version``; taken by one action at a time."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: OrderedDict[str, _Cached] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def take(self, instance_id: str, lock_version: int) -> _Cached | None:
+        with self._lock:
+            entry = self._items.pop(instance_id, None)
+        return entry if entry is not None and entry.lock_version == lock_version else None
+
+    def put_after_commit(self, session: Session, instance_id: str, entry: _Cached) -> None:
+        def put(_session: Session) -> None:
+            with self._lock:
+                self._items[instance_id] = entry
+                self._items.move_to_end(instance_id)
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+
+        event.listen(session, "after_commit", put, once=True)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+def _empty_meta() -> dict[str, Any]:
+    return {"humans": {}, "jobs": {}}
+
+
+# --- the engine ------------------------------------------------------------------------------
+
+class Engine:
+    """Deploy models, start and move instances, and run their jobs (see the module docstring)."""
+
+    def __init__(self, db: Database, clock: Clock, *, services: ServiceDispatch | None = None,
+                 sandbox: Sandbox | None = None, policy: RetryPolicy | None = None,
+                 max_attempts: int = DEFAULT_MAX_ATTEMPTS, cache_size: int = 256) -> None:
+        self.db = db
+        self.clock = clock
+        self.services = services or ServiceDispatch(db, clock)
+        self.sandbox = sandbox or Sandbox(functions=script_functions(), now=clock.now)
+        self.policy = policy or RetryPolicy()
+        self.max_attempts = max_attempts
+        self._cache = _LiveCache(cache_size)
+        self._specs: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
+        self._specs_lock = threading.Lock()
+        self._error_codes: dict[str, str | None] = {}
+
+    # --- deploying ------------------------------------------------------------------------------
+
+    def deploy(self, source: Source, *, key: str | None = None, name: str | None = None,
+               form_files: Mapping[str, Any] | None = None, deployed_by: str | None = None) -> Deployment:
+        """Check and deploy a model (see ``engine.deploy``); rejected models store nothing."""
+        with self.db.session_scope() as session:
+            return deploy_model(session, self.clock, source, key=key, name=name, form_files=form_files,
+                                deployed_by=deployed_by, sandbox=self.sandbox)
+
+    # --- starting -------------------------------------------------------------------------------
+
+    def start(self, version_id: str, *, process_id: str | None = None, data: Mapping[str, Any] | None = None,
+              business_key: str | None = None, subject: str | None = None, actor: str = "system") -> InstanceState:
+        """Start an instance of a deployed version and run it until it waits."""
+        return self._repeat(lambda: self._start(version_id, process_id, data or {}, business_key, subject, actor))
+
+    def _start(self, version_id: str, process_id: str | None, data: Mapping[str, Any], business_key: str | None,
+               subject: str | None, actor: str, then: Callable[[LiveInstance], StepReport | None] | None = None,
+               session: Session | None = None) -> InstanceState:
+        def work(s: Session) -> InstanceState:
+            specs = self._spec_json(s, version_id)
+            pid = process_id or spec_process_ids(specs)[0]
+            row = Instances(s, self.clock).create(version_id=version_id, process_id=pid, business_key=business_key,
+                                                  subject=subject, data={}, status="running")
+            live = LiveInstance.start(version_id, specs, pid, data=data, sandbox=self.sandbox, clock=self.clock)
+            reports = [live.advance()]
+            if then is not None and reports[0].failure is None:
+                extra = then(live)
+                if extra is not None:
+                    reports.append(extra)
+            AuditLog(s, self.clock).record("instance.started", actor=actor, instance_id=row.id,
+                                           details={"version_id": version_id, "process_id": pid})
+            return self._settle(s, row, _Cached(row.lock_version, live, {}, _empty_meta()), _merge(reports),
+                                actor=actor, action="start")
+
+        if session is not None:
+            return work(session)
+        with self.db.session_scope() as s:
+            return work(s)
+
+    # --- reading --------------------------------------------------------------------------------
+
+    def state(self, instance_id: str) -> InstanceState:
+        """Where an instance stands now."""
+        with self.db.session_scope(readonly=True) as session:
+            row = Instances(session, self.clock).get(instance_id)
+            cached = self._cache.take(instance_id, row.lock_version) or self._restore(session, row)
+            self._cache.put_after_commit(session, instance_id, cached)
+            return self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
+
+    def tasks(self, instance_id: str, *, active_only: bool = True) -> list[TaskView]:
+        """The inbox rows of an instance."""
+        with self.db.session_scope(readonly=True) as session:
+            return HumanTasks(session, self.clock).for_instance(instance_id, active_only=active_only)
+
+    def inbox(self, *, user: str, groups: Sequence[str], limit: int = 100) -> list[TaskView]:
+        """What ``user`` can work on."""
+        with self.db.session_scope(readonly=True) as session:
+            return HumanTasks(session, self.clock).inbox(user=user, groups=groups, limit=limit)
+
+    def history(self, instance_id: str) -> list[str]:
+        """The ids of the activities and events the instance completed, in order, one per execution."""
+        with self.db.session_scope(readonly=True) as session:
+            entries = AuditLog(session, self.clock).entries(instance_id=instance_id, action=STEP_EVENT,
+                                                            limit=1_000_000)
+        return [eid for e in entries for eid in e.details.get("completed", [])]
+
+    def inquiries(self, instance_id: str) -> list[InquiryView]:
+        """Per element and service: how many inquiry attempts were made and how the last one ended."""
+        with self.db.session_scope(readonly=True) as session:
+            rows = session.execute(
+                select(InquiryRecordRow.element_id, InquiryRecordRow.service_id, InquiryRecordRow.status)
+                .where(InquiryRecordRow.instance_id == instance_id).order_by(InquiryRecordRow.seq)).all()
+        found: dict[tuple[str | None, str], InquiryView] = {}
+        for element_id, service, status in rows:
+            previous = found.get((element_id, service))
+            found[(element_id, service)] = InquiryView(element_id, service, status,
+                                                      (previous.attempts if previous else 0) + 1)
+        return list(found.values())
+
+    def incidents(self, instance_id: str | None = None, *, include_resolved: bool = False) -> list[IncidentView]:
+        """Open incidents (of one instance, or all)."""
+        with self.db.session_scope(readonly=True) as session:
+            incidents = Incidents(session, self.clock)
+            if not include_resolved:
+                return incidents.list_open(instance_id=instance_id, limit=10_000)
+            query = select(Incident.id).order_by(Incident.created_at, Incident.id)
+            if instance_id is not None:
+                query = query.where(Incident.instance_id == instance_id)
+            return [incidents.get(i) for i in session.scalars(query)]
+
+    # --- acting ---------------------------------------------------------------------------------
+
+    def complete_task(self, task_id: str, *, user: str, data: Mapping[str, Any] | None = None,
+                      expected_version: int | None = None) -> InstanceState:
+        """Complete an inbox task with form ``data``; of two clerks completing it, exactly one wins.
+
+        The other gets :class:`~engine.errors.AlreadyCompleted` naming who
+        completed it and when.
+        """
+        def work() -> InstanceState:
+            with self.db.session_scope() as session:
+                inbox = HumanTasks(session, self.clock)
+                task = inbox.get(task_id)
+                # Lock order: the instance row first, then its task rows (as workers do): no deadlock.
+                row = Instances(session, self.clock).lock(task.instance_id)
+                inbox.complete(task_id, user=user, expected_version=expected_version)
+                return self._act(session, row, lambda live: live.complete_human(task.task_key, data or {}),
+                                 actor=user, action="task.completed", done_row=task_id)
+        return self._repeat(work)
+
+    def correlate_message(self, name: str, *, business_key: str | None = None, instance_id: str | None = None,
+                          payload: Any = None, start: bool = True) -> list[str]:
+        """Deliver a message to the instances waiting for it (by name and business key, or one instance).
+
+        When nobody waits and ``start`` is true, the message starts an
+        instance of every newest deployed version whose start event waits
+        for it. Returns the ids of the instances that got it. One transaction
+        per instance.
+        """
+        return self._deliver_all("message", name, payload, business_key, instance_id, start)
+
+    def broadcast_signal(self, name: str, *, business_key: str | None = None, payload: Any = None,
+                         start: bool = True) -> list[str]:
+        """Deliver a signal to every waiting instance of ``business_key`` (or start instances by it)."""
+        return self._deliver_all("signal", name, payload, business_key, None, start)
+
+    def retry_incident(self, incident_id: str, *, actor: str, note: str | None = None) -> IncidentView:
+        """Queue the incident's job again (fresh attempts) and close the incident."""
+        with self.db.session_scope() as session:
+            return Incidents(session, self.clock).retry(incident_id, actor=actor, note=note)
+
+    def resolve_incident(self, incident_id: str, *, actor: str, note: str) -> IncidentView:
+        """Close an incident without running its job again."""
+        with self.db.session_scope() as session:
+            return Incidents(session, self.clock).resolve(incident_id, actor=actor, note=note)
+
+    # --- jobs -------------------------------------------------------------------------------------
+
+    def job_handlers(self) -> dict[str, JobHandler]:
+        """The handlers workers need for the engine's job kinds."""
+        return {SERVICE_JOB: _ServiceJob(self), TIMER_JOB: _TimerJob(self), MESSAGE_JOB: _MessageJob(self)}
+
+    def worker_pool(self, *, threads: int = 2, **options: Any) -> WorkerPool:
+        """Worker threads in this process (the embedded default)."""
+        options.setdefault("policy", self.policy)
+        return WorkerPool(self.db, self.clock, self.job_handlers(), threads=threads, **options)
+
+    def job_outlook(self, instance_ids: Sequence[str] | None = None) -> tuple[int, datetime | None]:
+        """How many jobs are due or running now, and when the next later one is due."""
+        now = self.clock.now()
+        with self.db.session_scope(readonly=True) as session:
+            base = select(func.count()).select_from(Job)
+            later = select(func.min(Job.due_at))
+            if instance_ids is not None:
+                base = base.where(Job.instance_id.in_(list(instance_ids)))
+                later = later.where(Job.instance_id.in_(list(instance_ids)))
+            busy = session.scalar(base.where(
+                ((Job.status.in_(("ready", "failed"))) & (Job.due_at <= now)) | (Job.status == "running"))) or 0
+            next_due = session.scalar(later.where(Job.status.in_(("ready", "failed")), Job.due_at > now))
+        return int(busy), next_due
+
+    # --- the action core --------------------------------------------------------------------------
+
+    def _act(self, session: Session, row: InstanceView, step: Callable[[LiveInstance], StepReport | None], *,
+             actor: str, action: str, done_row: str | None = None, done_job: str | None = None) -> InstanceState:
+        """Run ``step`` on the locked instance ``row`` and settle it (see the module docstring).
+
+        A step returning None changed nothing: nothing is written.
+        """
+        if row.status in ("completed", "failed", "cancelled"):
+            raise InvalidState(f"instance {row.id} is {row.status}; it does not move any more")
+        cached = self._cache.take(row.id, row.lock_version) or self._restore(session, row)
+        report = step(cached.live)
+        if report is None:
+            self._cache.put_after_commit(session, row.id, cached)
+            return self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
+        return self._settle(session, row, cached, report, actor=actor, action=action, done_row=done_row,
+                            done_job=done_job)
+
+    def _settle(self, session: Session, row: InstanceView, cached: _Cached, report: StepReport, *,
+                actor: str, action: str, done_row: str | None = None, done_job: str | None = None) -> InstanceState:
+        live, meta = cached.live, cached.meta
+        snap = live.snapshot()
+        failure = report.failure
+        if failure is None and snap.stuck:
+            failure_text = f"the process stopped at {', '.join(snap.stuck)}"
+        else:
+            failure_text = None if failure is None else failure.message
+        if failure_text is not None:
+            status = "failed"
+        elif live.finished:
+            status = "completed"
+        else:
+            status = "waiting"
+        ended = status != "waiting"
+        self._settle_humans(session, row.id, snap, meta, ended, actor, done_row)
+        self._settle_jobs(session, row, snap, meta, ended, done_job)
+        for index, thrown in enumerate(report.thrown):
+            if thrown.kind in ("message", "signal"):
+                JobQueue(session, self.clock).enqueue(
+                    MESSAGE_JOB, idempotency_key=idempotency_key("message", row.id, str(row.lock_version), str(index)),
+                    payload={"kind": thrown.kind, "name": thrown.name, "payload": thrown.payload,
+                             "business_key": row.business_key, "version_id": row.version_id, "source": row.id},
+                    instance_id=row.id, element_id=None, max_attempts=3)
+        if failure_text is not None:
+            element = failure.element_id if failure is not None else (snap.stuck[0] if snap.stuck else None)
+            Incidents(session, self.clock).open(
+                message=f"the instance failed: {failure_text}", instance_id=row.id, element_id=element,
+                details={"kind": failure.kind if failure is not None else "runtime"}, actor=actor)
+        if failure_text is not None:
+            meta["failure"] = failure_text
+        delta = live.parts()
+        parts = dict(delta.parts)
+        parts[META_PART] = {"humans": dict(meta["humans"]), "jobs": {k: dict(v) for k, v in meta["jobs"].items()},
+                            **({"failure": meta["failure"]} if meta.get("failure") else {})}
+        hashes = save_parts(session, row.id, parts, delta.removed, known_hashes=cached.hashes)
+        if report.completed or failure_text is not None:
+            AuditLog(session, self.clock).record(STEP_EVENT, actor=actor, instance_id=row.id, details={
+                "action": action, "completed": list(report.completed),
+                **({"failure": failure_text} if failure_text is not None else {})})
+        if ended:
+            AuditLog(session, self.clock).record(f"instance.{status}", actor=actor, instance_id=row.id)
+        new_version = Instances(session, self.clock).save(row.id, expected_version=row.lock_version, status=status,
+                                                          data=live.data if ended else None)
+        entry = _Cached(new_version, live, hashes, meta)
+        self._cache.put_after_commit(session, row.id, entry)
+        return self._state(row, new_version, status, entry, snap, failure_text)
+
+    def _settle_humans(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any], ended: bool,
+                       actor: str, done_row: str | None) -> None:
+        inbox = HumanTasks(session, self.clock)
+        present = {h.key: h for h in ([] if ended else snap.humans)}
+        for key, row_id in list(meta["humans"].items()):
+            if key not in present:
+                if row_id != done_row:  # the row this action completed is not cancelled
+                    inbox.cancel(row_id, actor=actor)
+                del meta["humans"][key]
+        for work in present.values():
+            if work.key not in meta["humans"]:
+                view = inbox.create(instance_id=instance_id, task_key=work.key, element_id=work.element_id,
+                                    name=work.name, lane=work.lane, candidate_group=work.lane, form_ref=work.form_ref)
+                meta["humans"][work.key] = view.id
+
+    def _settle_jobs(self, session: Session, row: InstanceView, snap: Snapshot, meta: dict[str, Any],
+                     ended: bool, done_job: str | None) -> None:
+        queue = JobQueue(session, self.clock, policy=self.policy)
+        wanted: dict[str, dict[str, Any]] = {}
+        if not ended:
+            for call in snap.services:
+                wanted[call.key] = {
+                    "kind": SERVICE_JOB, "key": idempotency_key(SERVICE_JOB, row.id, call.key), "due": None,
+                    "element": call.element_id, "attempts": self.max_attempts,
+                    "payload": {"operator": call.operator, "parameters": call.parameters,
+                                "result_variable": call.result_variable, "problem": call.problem,
+                                "business_key": row.business_key, "process_id": row.process_id}}
+            for timer in snap.timers:
+                wanted[timer.key] = {
+                    "kind": TIMER_JOB, "key": idempotency_key(TIMER_JOB, row.id, timer.key, timer.due_at.isoformat()),
+                    "due": timer.due_at, "element": timer.element_id, "attempts": 3, "payload": {}}
+        for key, job in list(meta["jobs"].items()):
+            if key not in wanted or wanted[key]["key"] != job["key"]:
+                if job["id"] != done_job:  # the job this action completed is done, not cancelled
+                    queue.cancel(job["id"])
+                del meta["jobs"][key]
+        for key, want in wanted.items():
+            if key in meta["jobs"]:
+                continue
+            job_id = queue.enqueue(want["kind"], idempotency_key=want["key"], payload=want["payload"],
+                                   instance_id=row.id, element_id=want["element"], task_key=key,
+                                   due_at=want["due"], max_attempts=want["attempts"])
+            meta["jobs"][key] = {"id": job_id, "kind": want["kind"], "key": want["key"]}
+
+    def _restore(self, session: Session, row: InstanceView) -> _Cached:
+        parts, hashes = load_parts_and_hashes(session, row.id)
+        meta = parts.pop(META_PART, None) or _empty_meta()
+        live = LiveInstance.restore(row.version_id, self._spec_json(session, row.version_id), row.process_id, parts,
+                                    sandbox=self.sandbox, clock=self.clock)
+        return _Cached(row.lock_version, live, hashes, {**meta, "humans": dict(meta["humans"]),
+                                                        "jobs": dict(meta["jobs"])})
+
+    def _state(self, row: InstanceView, lock_version: int, status: str, cached: _Cached, snap: Snapshot,
+               failure: str | None) -> InstanceState:
+        waiting: list[str] = []
+        if status == "waiting":
+            for eid in ([h.element_id for h in snap.humans] + [s.element_id for s in snap.services]
+                        + [t.element_id for t in snap.timers] + [e.element_id for e in snap.events]):
+                if eid not in waiting:
+                    waiting.append(eid)
+        refs = tuple(HumanTaskRef(cached.meta["humans"][h.key], h.element_id, h.name)
+                     for h in snap.humans if h.key in cached.meta["humans"])
+        if failure is None and status == "failed":
+            failure = cached.meta.get("failure")
+        return InstanceState(row.id, row.version_id, row.process_id, status, row.business_key, lock_version,
+                             cached.live.data, tuple(waiting), refs if status == "waiting" else (), failure)
+
+    def _spec_json(self, session: Session, version_id: str) -> Mapping[str, Any]:
+        with self._specs_lock:
+            hit = self._specs.get(version_id)
+        if hit is not None:
+            return hit
+        specs = Versions(session, self.clock).spec(version_id)
+        if specs is None:
+            raise NotFound("deployed spec of version", version_id)
+        with self._specs_lock:
+            self._specs[version_id] = specs
+            while len(self._specs) > 64:
+                self._specs.popitem(last=False)
+        return specs
+
+    def _repeat(self, work: Callable[[], Any]) -> Any:
+        """Run a whole action again after a lost race (``ConcurrencyError.retryable``)."""
+        for attempt in range(ACTION_TRIES):
+            try:
+                return work()
+            except ConcurrencyError as exc:
+                if not exc.retryable or attempt == ACTION_TRIES - 1:
+                    raise
+                log.info("action lost a race, repeating: %s", exc)
+        raise AssertionError("unreachable")
+
+    # --- events between instances --------------------------------------------------------------
+
+    def _deliver_all(self, kind: str, name: str, payload: Any, business_key: str | None, instance_id: str | None,
+                     start: bool) -> list[str]:
+        with self.db.session_scope(readonly=True) as session:
+            if instance_id is not None:
+                candidates = [instance_id]
+            else:
+                candidates = [i.id for i in Instances(session, self.clock).find(
+                    business_key=business_key, status="waiting", limit=10_000)] if business_key is not None else []
+        delivered: list[str] = []
+        for candidate in candidates:
+            def one(target: str = candidate) -> bool:
+                with self.db.session_scope() as session:
+                    return self._deliver_one(session, target, kind, name, payload)
+            if self._repeat(one):
+                delivered.append(candidate)
+        if not delivered and start and instance_id is None:
+            delivered = self._repeat(lambda: self._start_by_event(kind, name, payload, business_key, None))
+        return delivered
+
+    def _deliver_one(self, session: Session, instance_id: str, kind: str, name: str, payload: Any) -> bool:
+        row = Instances(session, self.clock).lock(instance_id)
+        if row.status != "waiting":
+            return False
+        got: list[bool] = []
+
+        def step(live: LiveInstance) -> StepReport | None:
+            report = live.deliver(kind, name, payload)
+            got.append(report is not None)
+            return report
+
+        self._act(session, row, step, actor="engine", action=f"{kind}.delivered")
+        return bool(got and got[0])
+
+    def _start_by_event(self, kind: str, name: str, payload: Any, business_key: str | None,
+                        version_id: str | None, session: Session | None = None) -> list[str]:
+        """Start an instance of each newest version (or of ``version_id``) whose start event waits for it."""
+        def work(s: Session) -> list[str]:
+            versions = Versions(s, self.clock)
+            if version_id is not None:
+                candidates = [version_id]
+            else:
+                newest: dict[str, str] = {}
+                for view in versions.find(limit=1000):
+                    newest.setdefault(view.key, view.id)
+                candidates = list(newest.values())
+            started: list[str] = []
+            for vid in candidates:
+                specs = self._spec_json(s, vid)
+                for trigger in start_triggers(vid, specs):
+                    if trigger.kind == kind and trigger.name == name:
+                        state = self._start(vid, trigger.process_id, {}, business_key, None, "engine",
+                                            then=lambda live: live.deliver(kind, name, payload), session=s)
+                        started.append(state.id)
+            return started
+
+        if session is not None:
+            return work(session)
+        with self.db.session_scope() as s:
+            return work(s)
+
+
+def _merge(reports: Sequence[StepReport]) -> StepReport:
+    failure = next((r.failure for r in reports if r.failure is not None), None)
+    return StepReport(tuple(e for r in reports for e in r.completed), tuple(t for r in reports for t in r.thrown),
+                      failure)
+
+
+# --- job handlers --------------------------------------------------------------------------------
+
+class _ServiceJob:
+    """``service`` jobs: make the call (outside any transaction), then resume the instance."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, lease: Lease) -> Any:
+        payload = lease.payload
+        if payload.get("problem"):
+            self.engine._error_codes[lease.job_id] = "parameters"
+            raise JobFailed(str(payload["problem"]), retryable=False, details={"code": "parameters"})
+        request = ServiceRequest(
+            operator=str(payload.get("operator", "")), parameters=dict(payload.get("parameters") or {}),
+            idempotency_key=lease.idempotency_key, attempt=lease.attempt, instance_id=lease.instance_id,
+            element_id=lease.element_id, case_id=payload.get("business_key") or lease.instance_id,
+            purpose=f"{payload.get('process_id', '')}/{lease.element_id or ''}")
+        try:
+            return self.engine.services.call(request)
+        except JobFailed as exc:
+            self.engine._error_codes[lease.job_id] = str(exc.details.get("code") or "") or None
+            raise
+
+    def resume(self, session: Session, lease: Lease, result: Any) -> None:
+        self.engine._error_codes.pop(lease.job_id, None)
+        outcome = result if isinstance(result, ServiceOutcome) else ServiceOutcome(result)
+        store_record(session, outcome)
+        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        if row.status != "waiting":
+            return
+
+        def step(live: LiveInstance) -> StepReport | None:
+            try:
+                return live.complete_service(str(lease.task_key), outcome.value)
+            except (InvalidState, NotFound):
+                return None  # a boundary event took the task away meanwhile: the result is not needed
+
+        self.engine._act(session, row, step, actor=lease.worker_id, action="service.completed",
+                         done_job=lease.job_id)
+
+    def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
+        code = self.engine._error_codes.pop(lease.job_id, None)
+        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        if row.status != "waiting":
+            return False
+        caught: list[bool] = []
+
+        def step(live: LiveInstance) -> StepReport | None:
+            try:
+                report = live.throw_error(str(lease.task_key), code, error)
+            except (InvalidState, NotFound):
+                return None
+            caught.append(report is not None)
+            return report
+
+        self.engine._act(session, row, step, actor=lease.worker_id, action="service.error", done_job=lease.job_id)
+        return bool(caught and caught[0])
+
+
+class _TimerJob:
+    """``timer`` jobs: due at the timer's time; fire the instance's due timers."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, lease: Lease) -> Any:
+        return None
+
+    def resume(self, session: Session, lease: Lease, result: Any) -> None:
+        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        if row.status == "waiting":
+            self.engine._act(session, row, lambda live: live.fire_timers(), actor=lease.worker_id,
+                             action="timer.fired", done_job=lease.job_id)
+
+    def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
+        return False
+
+
+class _MessageJob:
+    """``message`` jobs: deliver what an instance threw to the instances waiting for it."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def run(self, lease: Lease) -> Any:
+        return None
+
+    def resume(self, session: Session, lease: Lease, result: Any) -> None:
+        p = lease.payload
+        kind, name, payload, business_key = p["kind"], p["name"], p.get("payload"), p.get("business_key")
+        instances = Instances(session, self.engine.clock)
+        targets = [i.id for i in instances.find(business_key=business_key, status="waiting", limit=10_000)
+                   if i.id != p.get("source")] if business_key is not None else []
+        delivered = [t for t in targets if self.engine._deliver_one(session, t, kind, name, payload)]
+        # A message goes to one receiver (a waiting instance, else a new one); a signal is broadcast.
+        if kind == "signal" or not delivered:
+            self.engine._start_by_event(kind, name, payload, business_key, p.get("version_id"), session=session)
+
+    def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
+        return False
+
+
+def job_handlers(db: Database, clock: Clock) -> dict[str, JobHandler]:
+    """Handler factory for ``panjereh worker`` (``engine.runtime:job_handlers``), configured from the environment."""
+    engine = Engine(db, clock, services=ServiceDispatch.from_env(db, clock))
+    return engine.job_handlers()

@@ -1,0 +1,74 @@
+"""engine.prepare: implicit splits, link events and reserved ids run as BPMN says, and reports keep the model's ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from bpmn.load import load_bytes
+from bpmn.model import read_model
+from engine.prepare import original_id, prepare_for_engine
+from engine.spiff import check_executable
+from tests.engine.test_runtime_spiff import doc, make
+
+
+def implicit(default: bool) -> bytes:
+    marker = ' default="fd"' if default else ""
+    return doc(
+        '<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="t"/>'
+        f'<bpmn:scriptTask id="t"{marker}><bpmn:script>x = 1</bpmn:script>'
+        '</bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="fa" sourceRef="t" targetRef="a"><bpmn:conditionExpression>"a" in test'
+        '</bpmn:conditionExpression></bpmn:sequenceFlow>'
+        '<bpmn:sequenceFlow id="fu" sourceRef="t" targetRef="u"/>'
+        + ('<bpmn:sequenceFlow id="fd" sourceRef="t" targetRef="d"/><bpmn:scriptTask id="d"><bpmn:script>y = 1</bpmn:script></bpmn:scriptTask>'
+           '<bpmn:sequenceFlow id="fde" sourceRef="d" targetRef="e3"/><bpmn:endEvent id="e3"/>' if default else "")
+        + '<bpmn:scriptTask id="a"><bpmn:script>y = 1</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:scriptTask id="u"><bpmn:script>y = 2</bpmn:script></bpmn:scriptTask>'
+        '<bpmn:sequenceFlow id="fae" sourceRef="a" targetRef="e1"/><bpmn:endEvent id="e1"/>'
+        '<bpmn:sequenceFlow id="fue" sourceRef="u" targetRef="e2"/><bpmn:endEvent id="e2"/>')
+
+
+@pytest.mark.parametrize(("test", "default", "taken"), [
+    ("a", False, {"a", "u"}), ("b", False, {"u"}),
+    ("a", True, {"a", "u"}), ("b", True, {"u", "d"}),
+])
+def test_an_implicit_split_sends_tokens_as_bpmn_says(test: str, default: bool, taken: set[str]):
+    xml = implicit(default)
+    assert check_executable(read_model(load_bytes(xml, "m.bpmn"))).buildable == ["p"]
+    live, _, _ = make(xml, data={"test": test})
+    report = live.advance()
+    assert report.failure is None and live.finished
+    assert {e for e in report.completed if e in {"a", "u", "d"}} == taken
+    assert not any(e.endswith("__split") for e in report.completed)
+
+
+def test_a_link_event_continues_at_its_catch():
+    xml = doc('<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="go"/>'
+              '<bpmn:intermediateThrowEvent id="go"><bpmn:linkEventDefinition name="L"/></bpmn:intermediateThrowEvent>'
+              '<bpmn:intermediateCatchEvent id="land"><bpmn:linkEventDefinition name="L"/></bpmn:intermediateCatchEvent>'
+              '<bpmn:sequenceFlow id="f1" sourceRef="land" targetRef="t"/><bpmn:scriptTask id="t"><bpmn:script>y = 1'
+              '</bpmn:script></bpmn:scriptTask>'
+              '<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="end"/><bpmn:endEvent id="end"/>')
+    live, _, _ = make(xml)
+    assert live.advance().completed == ("start", "go", "land", "t", "end")
+
+
+def test_elements_named_like_the_library_internals_run_and_keep_their_ids():
+    xml = doc('<bpmn:startEvent id="Start"/><bpmn:sequenceFlow id="f0" sourceRef="Start" targetRef="t"/>'
+              '<bpmn:userTask id="t"/><bpmn:sequenceFlow id="f1" sourceRef="t" targetRef="End"/>'
+              '<bpmn:endEvent id="End"/>')
+    live, _, _ = make(xml)
+    assert live.advance().completed == ("Start",)
+    (work,) = live.snapshot().humans
+    assert live.complete_human(work.key, {}).completed == ("t", "End") and live.finished
+    assert original_id("Start__el") == "Start" and original_id("x__el") == "x__el"
+
+
+def test_the_model_itself_is_not_changed():
+    model = read_model(load_bytes(implicit(True), "m.bpmn"))
+    before = model.source.data
+    prepared = prepare_for_engine(model.source.root)
+    assert prepared is not model.source.root
+    assert model.source.root.find(".//{*}inclusiveGateway") is None
+    assert prepared.find(".//{*}inclusiveGateway").get("id") == "t__split"
+    assert model.source.data == before

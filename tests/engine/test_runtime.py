@@ -1,0 +1,294 @@
+"""engine.runtime.Engine on SQLite and PostgreSQL: actions, concurrency, jobs, errors, timers, messages."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bpmn.load import load_path
+from engine.clock import VirtualClock
+from engine.connectors import FakeConnector, InquiryRequest, InquiryUnavailable
+from engine.db import Database
+from engine.errors import AlreadyCompleted, ConcurrencyError
+from engine.inquiry_log import count_records, verify_stored_chain
+from engine.jobs import RetryPolicy
+from engine.models import HumanTask, Job
+from engine.runtime import Engine, InstanceState
+from engine.services import ServiceDispatch
+from engine.worker import Worker
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "engine"
+FAST = RetryPolicy(initial=timedelta(seconds=1), maximum=timedelta(seconds=4), jitter=0.0)
+PERSON = {"national_code": "0012345678", "birth_date": "1370/01/01"}
+
+
+class Registry:
+    """A fake registry that can be switched off and on."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    def answer(self, request: InquiryRequest) -> dict[str, Any]:
+        if self.down:
+            raise InquiryUnavailable(request.service_id, "http.503", "the registry is unavailable", http_status=503)
+        return {"status": "OK", "data": {"first_name": "Sara", "alive_status": "alive"}}
+
+
+def make_engine(db: Database, clock: VirtualClock, registry: Registry | None = None, *,
+                mocks: dict[str, Any] | None = None, attempts: int = 3) -> Engine:
+    connector = FakeConnector({"nocr_identity": (registry or Registry()).answer}, clock=clock.now)
+    services = ServiceDispatch(db, clock, connector=connector, mocks=mocks or {})
+    return Engine(db, clock, services=services, policy=FAST, max_attempts=attempts)
+
+
+def deploy(engine: Engine, name: str) -> str:
+    deployment = engine.deploy(load_path(DATA / name)[0])
+    assert not deployment.rejected, deployment.errors
+    assert deployment.version is not None
+    return deployment.version.id
+
+
+def drain(engine: Engine, clock: VirtualClock, *, until: float = 600) -> None:
+    """Run every job, jumping the virtual clock to the next due one, up to ``until`` seconds ahead."""
+    worker = Worker(engine.db, clock, engine.job_handlers(), policy=engine.policy)
+    limit = clock.now() + timedelta(seconds=until)
+    while True:
+        worker.drain(threading.Event())
+        _, next_due = engine.job_outlook()
+        if next_due is None or next_due > limit:
+            return
+        clock.set(next_due)
+
+
+def task(state: InstanceState, element_id: str) -> str:
+    (ref,) = [t for t in state.human_tasks if t.element_id == element_id]
+    return ref.id
+
+
+# --- actions ---------------------------------------------------------------------------------------
+
+def test_start_complete_and_history(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0}, business_key="REQ-1")
+    assert state.status == "waiting" and state.waiting == ("t_submit",)
+    (row,) = engine.tasks(state.id)
+    assert (row.element_id, row.name, row.status) == ("t_submit", "ارسال مدارک", "open")
+    state = engine.complete_task(row.id, user="applicant", data={"pages": 1})
+    assert state.waiting == ("t_submit",) and state.data["defects"] == 1
+    assert sorted(t.status for t in engine.tasks(state.id, active_only=False)) == ["completed", "open"]
+    state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+    state = engine.complete_task(task(state, "t_issue"), user="clerk")
+    assert state.status == "completed" and state.data["rounds"] == 2
+    assert engine.history(state.id) == ["start", "t_count", "t_submit", "t_check", "t_defect", "t_count",
+                                        "t_submit", "t_check", "t_issue", "end"]
+    assert engine.tasks(state.id) == []
+
+
+def test_the_cache_and_the_database_give_the_same_result(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    cold = make_engine(db, clock)
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    for i in range(6):
+        actor = engine if i % 2 else cold  # the other engine's cache is stale: it must restore from the parts
+        state = actor.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
+        assert state.data["rounds"] == i + 2
+    assert cold.state(state.id).data == engine.state(state.id).data
+
+
+def test_two_clerks_completing_the_same_task_exactly_one_wins(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    task_id = task(state, "t_submit")
+    barrier = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def clerk(name: str) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(engine.complete_task(task_id, user=name, data={"pages": 1}))
+        except AlreadyCompleted as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=clerk, args=(n,)) for n in ("maryam", "reza")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wins = [o for o in outcomes if isinstance(o, InstanceState)]
+    losses = [o for o in outcomes if isinstance(o, AlreadyCompleted)]
+    assert len(wins) == 1 and len(losses) == 1
+    assert losses[0].completed_by in ("maryam", "reza") and "already completed" in str(losses[0])
+    assert engine.state(state.id).data["defects"] == 1  # the step ran once
+
+
+def test_a_stale_form_is_refused(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    (row,) = engine.tasks(state.id)
+    with pytest.raises(ConcurrencyError):
+        engine.complete_task(row.id, user="clerk", data={"pages": 1}, expected_version=row.version + 5)
+
+
+def test_a_script_error_fails_the_instance_with_an_incident(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    state = engine.complete_task(task(state, "t_submit"), user="applicant", data={})  # no 'pages'
+    assert state.status == "failed" and "pages" in (state.failure or "")
+    (incident,) = engine.incidents(state.id)
+    assert incident.element_id == "t_check"
+
+
+# --- service tasks and inquiries ----------------------------------------------------------------------
+
+def test_an_inquiry_is_a_job_answered_by_the_connector(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "inquiry_no_boundary.bpmn")
+    state = engine.start(version)
+    state = engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    assert state.waiting == ("inq_identity",)
+    drain(engine, clock)
+    state = engine.state(state.id)
+    assert state.waiting == ("t_approve",)
+    assert state.data["identity"]["status"] == "OK" and state.data["identity"]["data"]["first_name"] == "Sara"
+    (inquiry,) = engine.inquiries(state.id)
+    assert (inquiry.element_id, inquiry.service, inquiry.status, inquiry.attempts) == \
+        ("inq_identity", "nocr_identity", "OK", 1)
+    with db.session_scope(readonly=True) as session:
+        assert verify_stored_chain(session) == []
+
+
+def test_a_failing_registry_takes_the_fallback_path(db, clock):
+    registry = Registry()
+    registry.down = True
+    engine = make_engine(db, clock, registry, attempts=3)
+    version = deploy(engine, "inquiry_with_fallback.bpmn")
+    state = engine.start(version)
+    engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(engine, clock, until=60)  # retries at +1 s, +2 s: spent long before the 2-minute timer
+    state = engine.state(state.id)
+    assert state.waiting == ("fallback_identity",)
+    (inquiry,) = engine.inquiries(state.id)
+    assert (inquiry.status, inquiry.attempts) == ("ERROR", 3)
+    assert engine.incidents(state.id) == []
+    with db.session_scope(readonly=True) as session:
+        timers = session.scalars(select(Job.status).where(Job.kind == "timer")).all()
+    assert timers == ["cancelled"]  # the boundary timer went with the task
+    state = engine.complete_task(task(state, "fallback_identity"), user="clerk", data={"checked": True})
+    state = engine.complete_task(task(state, "t_approve"), user="clerk")
+    assert state.status == "completed"
+    assert engine.history(state.id) == ["start", "t_form", "inq_identity_error", "fallback_identity", "t_approve",
+                                        "end"]
+
+
+def test_a_slow_registry_is_caught_by_the_timer_boundary(db, clock):
+    registry = Registry()
+    registry.down = True
+    engine = make_engine(db, clock, registry, attempts=60)
+    version = deploy(engine, "inquiry_with_fallback.bpmn")
+    state = engine.start(version)
+    engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(engine, clock, until=600)  # backoff 1, 2, 4, 4 ... s for 60 attempts: the 2-minute timer comes first
+    state = engine.state(state.id)
+    assert state.waiting == ("fallback_identity",)
+    assert "inq_identity_timeout" in engine.history(state.id)
+    with db.session_scope(readonly=True) as session:
+        service = session.scalars(select(Job.status).where(Job.kind == "service")).all()
+    assert service == ["cancelled"]
+
+
+def test_without_a_boundary_an_incident_and_a_retry_after_recovery_completes(db, clock):
+    registry = Registry()
+    registry.down = True
+    engine = make_engine(db, clock, registry, attempts=2)
+    version = deploy(engine, "inquiry_no_boundary.bpmn")
+    state = engine.start(version)
+    engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(engine, clock)
+    state = engine.state(state.id)
+    assert state.status == "waiting" and state.waiting == ("inq_identity",)
+    (incident,) = engine.incidents(state.id)
+    assert incident.element_id == "inq_identity" and "2 attempts spent" in incident.message
+    registry.down = False
+    engine.retry_incident(incident.id, actor="admin", note="the registry is back")
+    drain(engine, clock)
+    state = engine.state(state.id)
+    assert state.waiting == ("t_approve",)
+    state = engine.complete_task(task(state, "t_approve"), user="clerk")
+    assert state.status == "completed" and engine.incidents(state.id) == []
+    (inquiry,) = engine.inquiries(state.id)
+    assert (inquiry.status, inquiry.attempts) == ("OK", 3)
+    with db.session_scope(readonly=True) as session:
+        assert count_records(session) == 3 and verify_stored_chain(session) == []
+
+
+def test_an_operator_nobody_serves_is_an_incident_and_a_mock_answers_it(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "inquiry_no_boundary.bpmn")
+    state = engine.start(version)
+    # The inquiry parameter birth_date is missing: the job fails for good at once.
+    engine.complete_task(task(state, "t_form"), user="applicant", data={"national_code": "1"})
+    drain(engine, clock)
+    (incident,) = engine.incidents()
+    assert "birth_date" in incident.message
+    mocked = make_engine(db, clock, mocks={"inquiry/nocr_identity": {"status": "OK", "data": {}}})
+    state = mocked.start(version)
+    mocked.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(mocked, clock)
+    assert mocked.state(state.id).data["identity"] == {"status": "OK", "data": {}}
+
+
+# --- timers and messages -----------------------------------------------------------------------------------
+
+def test_a_message_is_correlated_by_name_and_business_key(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "messages.bpmn")
+    first = engine.start(version, process_id="Process_wait", business_key="CASE-1")
+    other = engine.start(version, process_id="Process_wait", business_key="CASE-2")
+    assert set(first.waiting) == {"reply", "deadline"}
+    assert engine.correlate_message("registry_reply", business_key="CASE-1", payload={"ok": True}) == [first.id]
+    state = engine.state(first.id)
+    assert state.status == "completed" and engine.history(first.id)[-2:] == ["reply", "end_reply"]
+    with db.session_scope(readonly=True) as session:
+        assert session.scalars(select(Job.status).where(Job.instance_id == first.id)).all() == ["cancelled"]
+    assert engine.state(other.id).status == "waiting"
+
+
+def test_a_timer_deadline_fires_by_the_virtual_clock(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "messages.bpmn")
+    state = engine.start(version, process_id="Process_wait", business_key="CASE-3")
+    drain(engine, clock, until=3 * 86400)
+    state = engine.state(state.id)
+    assert state.status == "completed" and engine.history(state.id)[-2:] == ["deadline", "end_late"]
+    assert engine.correlate_message("registry_reply", business_key="CASE-3", start=False) == []
+
+
+def test_a_message_starts_an_instance(db, clock):
+    engine = make_engine(db, clock)
+    deploy(engine, "messages.bpmn")
+    (started,) = engine.correlate_message("application_received", business_key="APP-7", payload={"kind": "new"})
+    state = engine.state(started)
+    assert state.process_id == "Process_apply" and state.business_key == "APP-7"
+    assert state.waiting == ("t_check",) and state.data["kind"] == "new"
+
+
+def test_human_tasks_are_cancelled_when_the_process_moves_on(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "inquiry_with_fallback.bpmn")
+    state = engine.start(version)
+    engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(engine, clock)
+    with db.session_scope(readonly=True) as session:
+        rows = dict(session.execute(select(HumanTask.element_id, HumanTask.status)).all())
+        jobs = session.scalar(select(func.count()).select_from(Job))
+    assert rows == {"t_form": "completed", "t_approve": "open"} and jobs == 2
