@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+# bench/ goes last: bench/engine.py must not shadow the engine package.
+sys.path.append(str(Path(__file__).resolve().parent))
 
 from modelgen import generate
 
