@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 from pathlib import Path
 from xml.sax.saxutils import escape, quoteattr
 
@@ -19,7 +18,6 @@ import pytest
 
 from bpmn.catalog import default_catalog
 from bpmn.detect import THRESHOLD, UNRESOLVED_CAP, Finding, detect, replaceable
-from bpmn.lexicon import default_lexicon
 from bpmn.load import load_bytes
 from bpmn.model import Model, read_model
 from tests.bpmn.bpmn_snippets import document, model_of, process
@@ -517,33 +515,10 @@ def _big_model(n: int, tag: str) -> Model:
                                            lb=("کارشناس", [f"t{i}" for i in range(1, n, 2)])) + body)))
 
 
-def test_large_model_is_fast(capsys: pytest.CaptureFixture[str]) -> None:
-    """500 activities, every name and documentation new (nothing cached). CPU time, so that other
-    processes on a shared machine do not count; the lexicon's own scan of each text is measured
-    apart so that a slow-down can be placed."""
-    detect(_big_model(10, "warm"))          # compile the lexicon and the vocabulary once
-    model = _big_model(500, "cold")
-    start = time.process_time()
-    result = detect(model)
-    cold = time.process_time() - start
+def test_large_model_is_analysed_whole() -> None:
+    """500 activities, every text new: all paper steps found (speed is measured by bench/analyze.py)."""
+    result = detect(_big_model(500, "cold"))
     assert len([f for f in result if f.kind == "paper_document"]) > 100
-
-    model = _big_model(500, "other")
-    lexicon = default_lexicon()
-    start = time.process_time()
-    for node in model.processes[0].nodes.values():
-        for text in (node.name, node.documentation):
-            if text:
-                lexicon.find_phrases(text)
-    scan = time.process_time() - start
-    start = time.process_time()
-    detect(model)
-    own = time.process_time() - start
-    with capsys.disabled():
-        print(f"\ndetect, 500 new activities: {cold:.3f}s CPU; lexicon scans {scan:.3f}s; "
-              f"detect on scanned texts {own:.3f}s")
-    assert own < 0.25, f"detect's own work took {own:.3f}s"
-    assert cold < 0.5, f"detect took {cold:.3f}s"
 
 
 # --------------------------------------------------------------------------- redesigned models

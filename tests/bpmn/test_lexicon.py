@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -308,22 +307,17 @@ _LABELS = ["کد ملی {i}", "تصویر سند مالکیت {i}", "Mobile numb
 _DOC = "مدارک لازم: اصل شناسنامه، کپی کارت ملی، دو قطعه عکس و گواهی عدم سوء پیشینه؛ نیازی به فیش نیست. {i}"
 
 
-def test_a_500_activity_model_is_read_quickly(lexicon: Lexicon) -> None:
+def test_cached_and_uncached_scans_agree(lexicon: Lexicon) -> None:
+    """The per-text cache returns what a fresh scan finds (speed: bench/analyze.py, not a test)."""
     texts = []
     for i in range(500):
         texts.append(_TEMPLATES[i % len(_TEMPLATES)].format(i=i))
         texts += [label.format(i=i) for label in _LABELS[: i % 4]]
         if i % 3 == 0:
             texts.append(_DOC.format(i=i))
-    best = float("inf")
-    for _ in range(3):
-        lexicon.clear_cache()
-        started = time.process_time()
-        for text in texts:
-            lexicon.find_documents(text)
-            lexicon.find_umbrella(text)
-            lexicon.find_identifiers(text)
-            lexicon.phrase_hits(text)
-        best = min(best, time.process_time() - started)
     assert len(texts) > 1400
-    assert best < 0.5, f"{len(texts)} texts took {best:.3f}s"
+    first = [(lexicon.document_ids(t), lexicon.find_identifiers(t), lexicon.phrase_hits(t)) for t in texts]
+    lexicon.clear_cache()
+    again = [(lexicon.document_ids(t), lexicon.find_identifiers(t), lexicon.phrase_hits(t)) for t in texts]
+    assert first == again
+    assert sum(1 for docs, _, _ in first if "shenasnameh" in docs) > 100

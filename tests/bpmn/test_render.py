@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import re
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -461,9 +460,7 @@ def test_broken_di_numbers_huge_names_and_vertical_pools_render():
           <di:waypoint x="150" y="300"/></bpmndi:BPMNEdge>
       </bpmndi:BPMNPlane></bpmndi:BPMNDiagram></bpmn:definitions>"""
     model = model_of(xml)
-    t = time.process_time()
     svg = render_svg(model)
-    assert time.process_time() - t < 2.0
     root = parse(svg)
     assert "nan" not in root.get("viewBox").lower() and "inf" not in root.get("viewBox").lower()
     drawn = groups(root)
@@ -499,25 +496,18 @@ def test_direction_follows_the_first_strong_character():
     assert not is_rtl("")
 
 
-# --- speed -------------------------------------------------------------------------
+# --- size ------------------------------------------------------------------------
 
-def test_rendering_a_500_activity_model_is_fast():
+def test_a_500_activity_model_renders_every_element():
+    """Speed is measured by bench/redesign.py; here: a large model is drawn whole."""
     sys.path.insert(0, str(REPO / "bench"))
     try:
         from modelgen import generate
     finally:
         sys.path.pop(0)
     model = read_model(load_bytes(generate(500), "gen500.bpmn"))
-    render_svg(model)
-    best = min(_cpu_time(lambda: render_svg(model)) for _ in range(3))
-    # 0.2 s is the target on an idle machine; the bound leaves room for loaded CI runners.
-    assert best < 0.6, f"{best:.3f}s"
-
-
-def _cpu_time(fn) -> float:
-    t = time.process_time()
-    fn()
-    return time.process_time() - t
+    drawn = groups(parse(render_svg(model)))
+    assert {f"t{i}" for i in range(500)} <= set(drawn)
 
 
 # --- the shared corpus -----------------------------------------------------------

@@ -8,7 +8,6 @@ Pruning (``engine.spiff.LiveInstance.prune``) keeps the live tree small.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -27,14 +26,11 @@ def test_a_case_resubmitted_2000_times_completes(db: Database, clock) -> None:
     deployment = engine.deploy(load_path(MODEL)[0])
     assert not deployment.rejected, deployment.errors
     state = engine.start(deployment.version.id, data={"rounds": 0, "defects": 0}, business_key="LOOP-1")
-    step_seconds: list[float] = []
     parts_seen: list[int] = []
     for i in range(ITERATIONS):
         (task,) = state.human_tasks
         assert task.element_id == "t_submit"
-        started = time.perf_counter()
         state = engine.complete_task(task.id, user="applicant", data={"pages": 3 if i == ITERATIONS - 1 else 1})
-        step_seconds.append(time.perf_counter() - started)
         if i in (10, ITERATIONS // 2, ITERATIONS - 2):
             with db.session_scope(readonly=True) as session:
                 parts_seen.append(session.scalar(select(func.count()).select_from(InstanceStatePart)
@@ -49,7 +45,4 @@ def test_a_case_resubmitted_2000_times_completes(db: Database, clock) -> None:
     assert history[0] == "start" and history[-1] == "end"
     # The stored state does not grow with the iterations done.
     assert max(parts_seen) == min(parts_seen), parts_seen
-    # Nor does the cost of a step (medians, generous for a loaded CI machine).
-    early = sorted(step_seconds[5:105])[50]
-    late = sorted(step_seconds[-100:])[50]
-    assert late < 3 * early + 0.005, (early, late)
+    # The cost of a step is measured by bench/engine.py (loop_step_1000_vs_10), not asserted here.
