@@ -27,6 +27,7 @@ import jsonschema
 import yaml
 
 from bpmn.errors import CatalogError
+from bpmn.identifiers import is_iban, is_national_code, luhn_ok
 from bpmn.text import compact
 
 __all__ = [
@@ -219,35 +220,7 @@ class Catalog:
 
 # --------------------------------------------------------------------------- identifier checks
 
-def _iran_national_code(value: str) -> bool:
-    if not value.isdigit():
-        return False
-    digits = [int(c) for c in value]
-    if len(digits) != 10 or len(set(digits)) == 1:
-        return False
-    remainder = sum(d * (10 - i) for i, d in enumerate(digits[:9])) % 11
-    return digits[9] == (remainder if remainder < 2 else 11 - remainder)
-
-
-def _iban_mod97(value: str) -> bool:
-    if not (value.isascii() and value.isalnum() and len(value) > 4):
-        return False
-    rearranged = value[4:] + value[:4]
-    number = "".join(str(int(c, 36)) for c in rearranged.upper())
-    return int(number) % 97 == 1
-
-
-def _luhn(value: str) -> bool:
-    if not value.isdigit():
-        return False
-    total = 0
-    for i, c in enumerate(reversed(value)):
-        d = int(c) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
-
-
-_CHECKS = {"iran_national_code": _iran_national_code, "iso13616_mod97": _iban_mod97, "luhn": _luhn}
+_CHECKS = {"iran_national_code": is_national_code, "iso13616_mod97": is_iban, "luhn": luhn_ok}
 
 
 # --------------------------------------------------------------------------- loading

@@ -19,6 +19,8 @@ from datetime import date
 
 import jdatetime
 
+from bpmn.identifiers import iban_remainder, is_national_code, luhn_ok, national_code_check_digit
+
 _DIGITS = str.maketrans("۰۱۲۳۴۵۶۷۸۹٠١٢٣٤٥٦٧٨٩", "01234567890123456789")
 
 
@@ -36,13 +38,6 @@ def _digits_only(value: object, length: int) -> str | None:
 
 # --- national code (کد ملی) -------------------------------------------------
 
-def national_code_check_digit(first9: str) -> int:
-    """The check digit for the first nine digits of a national code."""
-    s = sum(int(d) * (10 - i) for i, d in enumerate(first9))
-    r = s % 11
-    return r if r < 2 else 11 - r
-
-
 def normalize_national_code(value: object) -> str | None:
     """The ten ASCII digits of a valid national code, or ``None``.
 
@@ -51,9 +46,7 @@ def normalize_national_code(value: object) -> str | None:
     but is not issued).
     """
     text = _digits_only(value, 10)
-    if text is None or len(set(text)) == 1:
-        return None
-    return text if national_code_check_digit(text[:9]) == int(text[9]) else None
+    return text if text is not None and is_national_code(text) else None
 
 
 def is_valid_national_code(value: object) -> bool:
@@ -129,45 +122,32 @@ def generate_mobile(rng: random.Random) -> str:
 
 # --- IBAN, bank card ----------------------------------------------------------
 
-def _iban_remainder(iban: str) -> int:
-    rearranged = iban[4:] + iban[:4]
-    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97
-
-
 def is_valid_iban(value: object) -> bool:
     """An Iranian IBAN (``IR`` + 24 digits) whose ISO 13616 mod-97 check holds."""
     if not isinstance(value, str):
         return False
     text = ascii_digits(value).replace(" ", "").upper()
-    return bool(re.fullmatch(r"IR\d{24}", text)) and _iban_remainder(text) == 1
+    return bool(re.fullmatch(r"IR\d{24}", text)) and iban_remainder(text) == 1
 
 
 def generate_iban(rng: random.Random) -> str:
     """A random valid Iranian IBAN."""
     bban = f"0{rng.choice(('17', '12', '18', '15', '55', '57', '62'))}0{rng.randint(0, 10**18 - 1):018d}"
-    check = 98 - _iban_remainder("IR00" + bban)
+    check = 98 - iban_remainder("IR00" + bban)
     return f"IR{check:02d}{bban}"
-
-
-def _luhn_ok(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch) * (2 if i % 2 else 1)
-        total += d - 9 if d > 9 else d
-    return total % 10 == 0
 
 
 def is_valid_card_number(value: object) -> bool:
     """A 16-digit bank card number passing the Luhn check."""
     text = _digits_only(value, 16)
-    return text is not None and _luhn_ok(text)
+    return text is not None and luhn_ok(text)
 
 
 def generate_card_number(rng: random.Random) -> str:
     """A random Luhn-valid card number with an Iranian bank prefix."""
     body = rng.choice(("603799", "589210", "627353", "610433", "603769")) + f"{rng.randint(0, 10**9 - 1):09d}"
     for last in "0123456789":
-        if _luhn_ok(body + last):
+        if luhn_ok(body + last):
             return body + last
     raise AssertionError("unreachable: one Luhn digit always fits")
 
