@@ -1,6 +1,6 @@
 """Benchmark of the durable engine against SpiffWorkflow in memory (a script, not a test).
 
-    python bench/engine.py [--instances 30] [--postgres URL]
+    python bench/engine.py [--instances 30] [--rounds 5] [--postgres URL]
 
 Prints what it measures and, as its last line, one JSON object with these
 ratios, each measured in this run:
@@ -178,17 +178,29 @@ def durable_engine(db: Database, sim_url: str) -> Engine:
     return Engine(db, clock, services=ServiceDispatch(db, clock, connector=connector))
 
 
-def durable_rate(n: int, db: Database, sim_url: str) -> float:
+class DurableRun:
+    """The reference process deployed once on ``db``, with an in-process worker."""
+
+    def __init__(self, db: Database, sim_url: str) -> None:
+        self.engine = durable_engine(db, sim_url)
+        version = self.engine.deploy(load_bytes(reference_model(), "reference.bpmn"), key="reference").version
+        assert version is not None
+        self.version_id = version.id
+        self.worker = Worker(db, self.engine.clock, self.engine.job_handlers(), batch=10, poll_interval=0.01)
+
+    def rate(self, n: int) -> float:
+        """Instances per second over ``n`` instances run one after the other."""
+        return durable_rate(n, self)
+
+
+def durable_rate(n: int, run: DurableRun) -> float:
     """Single-threaded: this thread completes the user tasks and runs the jobs (a worker in-process)."""
-    engine = durable_engine(db, sim_url)
-    version = engine.deploy(load_bytes(reference_model(), "reference.bpmn"), key="reference").version
-    assert version is not None
-    worker = Worker(db, engine.clock, engine.job_handlers(), batch=10, poll_interval=0.01)
+    engine, worker, version_id = run.engine, run.worker, run.version_id
     stop = threading.Event()
     data = person_data()
     started = time.perf_counter()
     for _ in range(n):
-        state = engine.start(version.id, data=data)
+        state = engine.start(version_id, data=data)
         while not state.ended:
             for ref in state.human_tasks:
                 state = engine.complete_task(ref.id, user="bench", data=ANSWERS[ref.element_id])
@@ -264,6 +276,7 @@ def step_cost(db: Database, model: bytes, name: str, data: dict[str, Any], answe
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--postgres", default=os.environ.get("PANJEREH_BENCH_POSTGRES",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
     args = parser.parse_args(argv)
@@ -272,13 +285,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="panjereh-bench-") as tmp:
             connector = HttpJsonConnector(for_simulator(sim.url))
-            memory_rate(3, connector)  # warm up: imports, spec caches, connections
-            memory = memory_rate(args.instances, connector)
             db = Database(f"sqlite:///{tmp}/bench.sqlite3")
             db.upgrade()
-            durable_rate(2, db, sim.url)
-            durable = durable_rate(args.instances, db, sim.url)
-            print(f"reference process: in memory {memory:.1f} instances/s, durable on SQLite {durable:.1f}/s")
+            run = DurableRun(db, sim.url)
+            memory_rate(3, connector)  # warm up: imports, spec caches, connections
+            run.rate(3)
+            # Rounds alternate between the two, and each figure is the median round: a burst of
+            # load on the machine then touches both sides alike instead of one of them.
+            memories, durables = [], []
+            for _ in range(args.rounds):
+                memories.append(memory_rate(args.instances, connector))
+                durables.append(run.rate(args.instances))
+            memory, durable = statistics.median(memories), statistics.median(durables)
+            print(f"reference process: in memory {memory:.1f} instances/s, durable on SQLite {durable:.1f}/s "
+                  f"(median of {args.rounds} alternating rounds of {args.instances})")
             results["memory_instances_per_s"] = round(memory, 2)
             results["sqlite_instances_per_s"] = round(durable, 2)
             results["durable_vs_memory"] = round(durable / memory, 3)

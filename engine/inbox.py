@@ -23,15 +23,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, Row, bindparam, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from engine.audit import AuditLog
 from engine.clock import Clock, require_aware
 from engine.errors import AlreadyClaimed, AlreadyCompleted, ConcurrencyError, InvalidState, NotFound
-from engine.models import HumanTask
+from engine.models import HumanTask, new_id
 
 ACTIVE = ("open", "claimed")
 
@@ -57,7 +59,31 @@ class TaskView:
     version: int
 
 
-def _view(row: HumanTask) -> TaskView:
+# The statements of creating and completing a task, built once as Core statements on the table
+# (no ORM unit of work; the compiled cache is hit at once): they run on every user task.
+_T = HumanTask.__table__
+_BY_ID = select(*_T.c).where(_T.c.id == bindparam("b_id"))
+_BY_KEY = select(*_T.c).where(_T.c.instance_id == bindparam("b_instance"), _T.c.task_key == bindparam("b_key"))
+# ON CONFLICT DO NOTHING on (instance, task key): the same task twice yields one row, even when racing.
+_INSERTS = {name: make(_T).on_conflict_do_nothing(index_elements=["instance_id", "task_key"]).returning(*_T.c)
+            for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
+
+
+def _complete_statement(check_version: bool) -> Any:
+    conditions = [_T.c.id == bindparam("b_id"), _T.c.status.in_(ACTIVE),
+                  or_(_T.c.assignee.is_(None), _T.c.assignee == bindparam("b_user"))]  # unclaimed, or this user's
+    if check_version:
+        conditions.append(_T.c.version == bindparam("b_version"))
+    return (update(_T).where(*conditions)
+            .values(version=_T.c.version + 1, status="completed", assignee=bindparam("b_user"),
+                    completed_at=bindparam("b_now", type_=_T.c.completed_at.type), completed_by=bindparam("b_user"))
+            .returning(*_T.c))
+
+
+_COMPLETES = {check: _complete_statement(check) for check in (False, True)}
+
+
+def _view(row: HumanTask | Row[Any]) -> TaskView:
     return TaskView(id=row.id, instance_id=row.instance_id, task_key=row.task_key, element_id=row.element_id,
                     name=row.name, lane=row.lane, candidate_group=row.candidate_group, assignee=row.assignee,
                     status=row.status, form_ref=row.form_ref, due_at=row.due_at, created_at=row.created_at,
@@ -79,17 +105,14 @@ class HumanTasks:
 
         A task with an ``assignee`` from the model starts claimed by that user.
         """
-        existing = self._session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == instance_id, HumanTask.task_key == task_key)
-        ).one_or_none()
-        if existing is not None:
-            return _view(existing)
-        row = HumanTask(instance_id=instance_id, task_key=task_key, element_id=element_id, name=name, lane=lane,
-                        candidate_group=candidate_group, assignee=assignee, form_ref=form_ref,
-                        due_at=require_aware(due_at, "due_at") if due_at else None,
-                        status="claimed" if assignee else "open", created_at=self._clock.now())
-        self._session.add(row)
-        self._session.flush()
+        values = {"id": new_id(), "instance_id": instance_id, "task_key": task_key, "element_id": element_id,
+                  "name": name, "lane": lane, "candidate_group": candidate_group, "assignee": assignee,
+                  "form_ref": form_ref, "due_at": require_aware(due_at, "due_at") if due_at else None,
+                  "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
+        dialect = self._session.get_bind().dialect.name
+        row = self._session.execute(_INSERTS[dialect], values).one_or_none()
+        if row is None:  # it was there already
+            row = self._session.execute(_BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one()
         return _view(row)
 
     def get(self, task_id: str) -> TaskView:
@@ -140,10 +163,14 @@ class HumanTasks:
         The loser gets :class:`AlreadyCompleted` (or :class:`AlreadyClaimed`
         when someone else holds the task).
         """
-        now = self._clock.now()
-        self._change(task_id, user, expected_version, {"status": ACTIVE, "assignee": (None, user)},
-                     status="completed", assignee=user, completed_at=now, completed_by=user)
-        return self._done(task_id, user, "task.completed")
+        params = {"b_id": task_id, "b_user": user, "b_now": self._clock.now(), "b_version": expected_version}
+        row = self._session.execute(_COMPLETES[expected_version is not None], params).one_or_none()
+        if row is None:
+            self._explain(task_id, user, expected_version)
+        view = _view(row)
+        self._audit.record("task.completed", actor=user, instance_id=view.instance_id,
+                           details={"task_id": view.id, "element_id": view.element_id})
+        return view
 
     def cancel(self, task_id: str, *, actor: str = "engine") -> bool:
         """Cancel an active task (its process no longer waits for it); False if it was not active."""
@@ -182,7 +209,7 @@ class HumanTasks:
         ))
         return result.rowcount
 
-    def _explain(self, task_id: str, user: str, expected_version: int | None) -> None:
+    def _explain(self, task_id: str, user: str, expected_version: int | None) -> NoReturn:
         """Raise the error that says why the compare-and-set matched nothing."""
         row = self._row(task_id)  # a fresh read: the winner has committed by now
         if row.status == "completed":
@@ -202,8 +229,8 @@ class HumanTasks:
                            details={"task_id": view.id, "element_id": view.element_id})
         return view
 
-    def _row(self, task_id: str) -> HumanTask:
-        row = self._session.get(HumanTask, task_id, populate_existing=True)
+    def _row(self, task_id: str) -> Row[Any]:
+        row = self._session.execute(_BY_ID, {"b_id": task_id}).one_or_none()
         if row is None:
             raise NotFound("human task", task_id)
         return row

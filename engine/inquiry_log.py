@@ -25,7 +25,7 @@ import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from engine.clock import require_aware
@@ -44,21 +44,25 @@ RECORD_FIELDS = (
 
 STORED_FIELDS = ("id", "seq", "prev_hash", "hash", *RECORD_FIELDS)
 
+# Built once (an inquiry is recorded per call: the hot path), as Core statements on the table.
+_T = InquiryRecordRow.__table__
+_HEAD = select(_T.c.seq, _T.c.hash).order_by(_T.c.seq.desc()).limit(1)
+_INSERT = insert(_T)
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+
 # seal(fields) -> hex SHA-256; ``fields`` holds RECORD_FIELDS plus ``id``, ``seq`` and ``prev_hash``.
 Seal = Callable[[Mapping[str, Any]], str]
 
 
 def _lock_chain(session: Session) -> None:
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        session.execute(_LOCK, {"key": CHAIN_LOCK_KEY})
     # SQLite: the BEGIN IMMEDIATE of the writing transaction already is the lock.
 
 
 def chain_head(session: Session) -> tuple[int, str]:
     """The ``seq`` and ``hash`` of the newest record, or ``(0, GENESIS_HASH)`` for an empty log."""
-    row = session.execute(
-        select(InquiryRecordRow.seq, InquiryRecordRow.hash).order_by(InquiryRecordRow.seq.desc()).limit(1)
-    ).one_or_none()
+    row = session.execute(_HEAD).one_or_none()
     return (0, GENESIS_HASH) if row is None else (int(row.seq), row.hash)
 
 
@@ -84,8 +88,7 @@ def append_fields(session: Session, fields: Mapping[str, Any], seal: Seal = seal
     record.update(id=fields.get("id") or new_id(), seq=seq + 1, prev_hash=prev_hash)
     record["hash"] = seal(dict(record))
     InquiryRecord(**record)  # validates status and times the way the verifier will read them back
-    session.add(InquiryRecordRow(**record))
-    session.flush()
+    session.execute(_INSERT, record)
     return record
 
 

@@ -29,12 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import ConcurrencyError, NotFound
-from engine.models import INSTANCE_STATUSES, Instance
+from engine.models import INSTANCE_STATUSES, Instance, new_id
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,30 @@ class InstanceView:
     data: Mapping[str, Any] = field(default_factory=dict)
 
 
-def _view(row: Instance) -> InstanceView:
+# The statements every action runs, built once as Core statements on the table: no ORM
+# identity map or unit of work on the hot path, and SQLAlchemy's compiled cache is hit at once.
+_T = Instance.__table__
+_BY_ID = select(*_T.c).where(_T.c.id == bindparam("id"))
+_LOCK = _BY_ID.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+_INSERT = insert(_T)
+
+
+def _save_statement(status: bool, data: bool) -> Any:
+    # Bound names differ from column names: SQLAlchemy reserves those for the SET clause.
+    values: dict[str, Any] = {"lock_version": _T.c.lock_version + 1,
+                              "updated_at": bindparam("b_updated_at", type_=_T.c.updated_at.type)}
+    if status:
+        values["status"] = bindparam("b_status", type_=_T.c.status.type)
+    if data:
+        values["data"] = bindparam("b_data", type_=_T.c.data.type)
+    return (update(_T).where(_T.c.id == bindparam("b_id"), _T.c.lock_version == bindparam("b_expected"))
+            .values(**values))
+
+
+_SAVES = {(status, data): _save_statement(status, data) for status in (False, True) for data in (False, True)}
+
+
+def _view(row: Instance | Row[Any]) -> InstanceView:
     return InstanceView(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
                         business_key=row.business_key, subject=row.subject, lock_version=row.lock_version,
                         created_at=row.created_at, updated_at=row.updated_at, data=dict(row.data or {}))
@@ -77,15 +100,18 @@ class Instances:
         """Insert a new instance (``subject`` must already be hashed or opaque, never a national code)."""
         _check_status(status)
         now = self._clock.now()
-        row = Instance(version_id=version_id, process_id=process_id, business_key=business_key, subject=subject,
-                       data=dict(data or {}), status=status, created_at=now, updated_at=now)
-        self._session.add(row)
-        self._session.flush()
-        return _view(row)
+        view = InstanceView(id=new_id(), version_id=version_id, process_id=process_id, status=status,
+                            business_key=business_key, subject=subject, lock_version=1, created_at=now,
+                            updated_at=now, data=dict(data or {}))
+        self._session.execute(_INSERT, {
+            "id": view.id, "version_id": version_id, "process_id": process_id, "status": status,
+            "business_key": business_key, "subject": subject, "data": dict(view.data), "lock_version": 1,
+            "created_at": now, "updated_at": now})
+        return view
 
     def get(self, instance_id: str) -> InstanceView:
         """One instance; :class:`NotFound` if there is none."""
-        row = self._session.get(Instance, instance_id, populate_existing=True)
+        row = self._session.execute(_BY_ID, {"id": instance_id}).one_or_none()
         if row is None:
             raise NotFound("instance", instance_id)
         return _view(row)
@@ -96,7 +122,7 @@ class Instances:
         :class:`ConcurrencyError` if ``expected_version`` is given and the
         instance has moved on since.
         """
-        row = self._session.get(Instance, instance_id, populate_existing=True, with_for_update=True)
+        row = self._session.execute(_LOCK, {"id": instance_id}).one_or_none()
         if row is None:
             raise NotFound("instance", instance_id)
         if expected_version is not None and row.lock_version != expected_version:
@@ -123,16 +149,15 @@ class Instances:
         Only the given columns are written. :class:`ConcurrencyError`
         (retryable) when another action saved the instance first.
         """
-        values: dict[str, Any] = {"lock_version": Instance.lock_version + 1, "updated_at": self._clock.now()}
+        params: dict[str, Any] = {"b_id": instance_id, "b_expected": expected_version,
+                                  "b_updated_at": self._clock.now()}
         if status is not None:
             _check_status(status)
-            values["status"] = status
+            params["b_status"] = status
         if data is not None:
-            values["data"] = dict(data)
-        result = cast(CursorResult[Any], self._session.execute(
-            update(Instance).where(Instance.id == instance_id, Instance.lock_version == expected_version)
-            .values(**values).execution_options(synchronize_session=False)
-        ))
+            params["b_data"] = dict(data)
+        statement = _SAVES[(status is not None, data is not None)]
+        result = cast(CursorResult[Any], self._session.execute(statement, params))
         if result.rowcount != 1:
             current = self.get(instance_id)  # NotFound if it is gone
             raise ConcurrencyError(f"instance {instance_id} was changed by another action (version "

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -123,8 +123,65 @@ class FailOutcome:
 # Called in the failing transaction when a job dies; True = routed to a BPMN error boundary.
 Escalation = Callable[[Session, Lease, str], bool]
 
-_LEASE_COLUMNS = (Job.id, Job.kind, Job.attempts, Job.max_attempts, Job.idempotency_key, Job.instance_id,
-                  Job.element_id, Job.task_key, Job.payload)
+_LEASE_COLUMNS = tuple(Job.__table__.c[name] for name in (
+    "id", "kind", "attempts", "max_attempts", "idempotency_key", "instance_id", "element_id", "task_key", "payload"))
+
+
+# Statements of the hot path (enqueue, lease, complete), built once as Core statements on the
+# table: no ORM unit of work, and SQLAlchemy's compiled cache is hit at once.
+_T = Job.__table__
+_INSERTS = {name: make(_T).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(_T.c.id)
+            for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
+_BY_KEY = select(_T.c.id).where(_T.c.idempotency_key == bindparam("b_key"))
+_HELD = (_T.c.id == bindparam("b_id"), _T.c.lease_token == bindparam("b_token"), _T.c.status == "running")
+_ACQUIRE_CACHE: dict[tuple[str, tuple[str, ...] | None, int], Any] = {}
+_HELD_CACHE: dict[tuple[str, ...], Any] = {}
+
+
+def _acquire_statement(dialect: str, kinds: tuple[str, ...] | None, limit: int) -> Any:
+    """The lease statement for one (dialect, kinds, limit): built on first use, then reused."""
+    key = (dialect, kinds, limit)
+    found = _ACQUIRE_CACHE.get(key)
+    if found is not None:
+        return found
+    now = bindparam("b_now", type_=_T.c.due_at.type)
+    due = or_(
+        and_(_T.c.status.in_(RUNNABLE), _T.c.due_at <= now),
+        and_(_T.c.status == "running", _T.c.lease_expires_at <= now),  # its worker died or hung
+    )
+    pick = select(_T.c.id).where(due).order_by(_T.c.due_at, _T.c.id).limit(limit)
+    if kinds is not None:
+        pick = pick.where(_T.c.kind.in_(kinds))
+    if dialect == "postgresql":
+        statement: Any = pick.with_for_update(skip_locked=True)
+    else:
+        statement = (
+            update(_T).where(_T.c.id.in_(pick.scalar_subquery()))
+            .values(status="running", lease_owner=bindparam("b_owner"), lease_token=bindparam("b_token"),
+                    lease_expires_at=bindparam("b_expires", type_=_T.c.lease_expires_at.type),
+                    attempts=_T.c.attempts + 1, updated_at=bindparam("b_now2", type_=_T.c.updated_at.type))
+            .returning(*_LEASE_COLUMNS))
+    _ACQUIRE_CACHE[key] = statement
+    return statement
+
+
+_LEASE_BY_IDS = (
+    update(_T).where(_T.c.id.in_(bindparam("b_ids", expanding=True)))
+    .values(status="running", lease_owner=bindparam("b_owner"), lease_token=bindparam("b_token"),
+            lease_expires_at=bindparam("b_expires", type_=_T.c.lease_expires_at.type),
+            attempts=_T.c.attempts + 1, updated_at=bindparam("b_now2", type_=_T.c.updated_at.type))
+    .returning(*_LEASE_COLUMNS)
+)
+
+
+def _held_statement(names: tuple[str, ...]) -> Any:
+    """UPDATE of the columns ``names`` (bound as ``v_<name>``) of a job still held by a lease."""
+    found = _HELD_CACHE.get(names)
+    if found is None:
+        found = update(_T).where(*_HELD).values(
+            {name: bindparam(f"v_{name}", type_=_T.c[name].type) for name in names})
+        _HELD_CACHE[names] = found
+    return found
 
 
 def _view(job: Job) -> JobView:
@@ -167,10 +224,8 @@ class JobQueue:
             "due_at": require_aware(due_at, "due_at") if due_at else now, "attempts": 0,
             "max_attempts": max_attempts, "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
         }
-        make_insert = pg_insert if self._dialect == "postgresql" else sqlite_insert
         # ON CONFLICT DO NOTHING: two concurrent enqueues with one key never both insert.
-        stmt = make_insert(Job).values(**values).on_conflict_do_nothing(index_elements=["idempotency_key"])
-        inserted = self._session.execute(stmt.returning(Job.id)).scalar_one_or_none()
+        inserted = self._session.execute(_INSERTS[self._dialect], values).scalar_one_or_none()
         if inserted is not None:
             return str(inserted)
         existing = self._existing_id(idempotency_key)
@@ -179,7 +234,7 @@ class JobQueue:
         return existing
 
     def _existing_id(self, idempotency_key: str) -> str | None:
-        return self._session.scalar(select(Job.id).where(Job.idempotency_key == idempotency_key))
+        return self._session.scalar(_BY_KEY, {"b_key": idempotency_key})
 
     # -- consuming ---------------------------------------------------------------------------
 
@@ -189,30 +244,17 @@ class JobQueue:
         if kinds is not None and not kinds:
             return []
         now = self._clock.now()
-        due = or_(
-            and_(Job.status.in_(RUNNABLE), Job.due_at <= now),
-            and_(Job.status == "running", Job.lease_expires_at <= now),  # its worker died or hung
-        )
-        pick = select(Job.id).where(due).order_by(Job.due_at, Job.id).limit(limit)
-        if kinds is not None:
-            pick = pick.where(Job.kind.in_(list(kinds)))
-        if self._dialect == "postgresql":
-            ids = list(self._session.scalars(pick.with_for_update(skip_locked=True)))
-            if not ids:
-                return []
-            target = Job.id.in_(ids)
-        else:
-            target = Job.id.in_(pick.scalar_subquery())
         token = new_id()
         expires = now + lease
-        stmt = (
-            update(Job).where(target)
-            .values(status="running", lease_owner=worker_id, lease_token=token, lease_expires_at=expires,
-                    attempts=Job.attempts + 1, updated_at=now)
-            .returning(*_LEASE_COLUMNS)
-            .execution_options(synchronize_session=False)
-        )
-        rows = self._session.execute(stmt).all()
+        params = {"b_now": now, "b_owner": worker_id, "b_token": token, "b_expires": expires, "b_now2": now}
+        statement = _acquire_statement(self._dialect, tuple(sorted(kinds)) if kinds is not None else None, limit)
+        if self._dialect == "postgresql":
+            ids = list(self._session.scalars(statement, {"b_now": now}))
+            if not ids:
+                return []
+            rows = self._session.execute(_LEASE_BY_IDS, {**params, "b_ids": ids}).all()
+        else:
+            rows = self._session.execute(statement, params).all()
         leases = [
             Lease(job_id=r.id, kind=r.kind, token=token, worker_id=worker_id, expires_at=expires,
                   attempt=r.attempts, max_attempts=r.max_attempts, idempotency_key=r.idempotency_key,
@@ -267,12 +309,16 @@ class JobQueue:
 
     def _update_held(self, lease: Lease, **values: Any) -> None:
         """Apply ``values`` to the job only if ``lease`` still holds it."""
-        result = cast(CursorResult[Any], self._session.execute(
-            update(Job)
-            .where(Job.id == lease.job_id, Job.lease_token == lease.token, Job.status == "running")
-            .values(updated_at=self._clock.now(), **values)
-            .execution_options(synchronize_session=False)
-        ))
+        values = {"updated_at": self._clock.now(), **values}
+        if any(hasattr(value, "__clause_element__") or hasattr(value, "_is_clause_element")
+               for value in values.values()):  # an expression (attempts - 1): build the statement here
+            statement: Any = update(Job).where(*_HELD).values(**values)
+            params: dict[str, Any] = {"b_id": lease.job_id, "b_token": lease.token}
+        else:
+            names = tuple(sorted(values))
+            statement = _held_statement(names)
+            params = {"b_id": lease.job_id, "b_token": lease.token, **{f"v_{n}": values[n] for n in names}}
+        result = cast(CursorResult[Any], self._session.execute(statement, params))
         if result.rowcount != 1:
             raise LeaseLost(lease.job_id, lease.worker_id, self._why_lost(lease))
 

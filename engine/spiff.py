@@ -699,7 +699,7 @@ class _MessageEventDefinition(SpiffMessageEventDefinition):
         if self.message_var is None:
             payload = my_task.internal_data.pop(self.name, None)
             if isinstance(payload, Mapping):
-                my_task.set_data(**copy.deepcopy(dict(payload)))
+                my_task.set_data(**copy_data(dict(payload)))
             return
         super().update_task_data(my_task)
 
@@ -738,7 +738,7 @@ class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
         extra = external_context or {}
-        work = copy.deepcopy(context)
+        work = copy_data(context)
         names = {**extra, **work}
         self.sandbox.execute(script, names)
         context.clear()
@@ -920,7 +920,7 @@ class LiveInstance:
         # raises whatever it meets there (WorkflowException for a start event leading nowhere ...).
         except Exception as exc:
             raise InvalidState(f"the process {process_id} cannot start: {_short(exc)}") from exc
-        workflow.task_tree.data.update(copy.deepcopy(dict(data)))
+        workflow.task_tree.data.update(copy_data(dict(data)))
         return cls(workflow, version_id, process_id)
 
     @classmethod
@@ -977,7 +977,7 @@ class LiveInstance:
 
         def act() -> None:
             self._isolate(task)
-            task.data.update(copy.deepcopy(dict(data)))
+            task.data.update(copy_data(dict(data)))
             task.run()
             self._record(task, completed)
             self._run_engine(completed)
@@ -991,7 +991,7 @@ class LiveInstance:
 
         def act() -> None:
             self._isolate(task)
-            task.data[task.task_spec.result_variable] = copy.deepcopy(result)
+            task.data[task.task_spec.result_variable] = copy_data(result)
             task.complete()
             self._record(task, completed)
             self._run_engine(completed)
@@ -1045,7 +1045,7 @@ class LiveInstance:
 
         def act() -> None:
             event_definition = type(definition)(name)
-            self._wf.catch(BpmnEvent(event_definition, payload=copy.deepcopy(payload),
+            self._wf.catch(BpmnEvent(event_definition, payload=copy_data(payload),
                                      correlations=dict(correlations or {})))
             self._run_engine(completed)
 
@@ -1350,7 +1350,7 @@ class LiveInstance:
 
     def _isolate(self, task: Task) -> None:
         # DeepMerge copies data one level deep: without this, branches share nested values.
-        task.data = copy.deepcopy(task.data)
+        task.data = copy_data(task.data)
 
     def _record(self, task: Task, completed: list[str]) -> None:
         if task.state != TaskState.COMPLETED:
@@ -1549,7 +1549,31 @@ def _short(exc: BaseException) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly deep copy of task data (our own objects never leak library ones)."""
-    return copy.deepcopy(_REGISTRY.convert(_REGISTRY.clean(value) if isinstance(value, dict) else value))
+    return copy_data(_REGISTRY.convert(_REGISTRY.clean(value) if isinstance(value, dict) else value))
+
+
+_ATOMS = (str, int, float, bool, type(None))
+_COPY_DEPTH = 64
+
+
+def copy_data(value: Any, _depth: int = 0) -> Any:
+    """A deep copy of task data: dicts, lists and atoms copied directly, anything else by ``copy.deepcopy``.
+
+    Task data is copied on every action (isolation of parallel branches, form
+    answers, results); ``copy.deepcopy`` spends most of its time on its memo,
+    which tree-shaped JSON-like data does not need. A structure nested deeper
+    than ``_COPY_DEPTH`` (or a cycle a script built) goes to ``copy.deepcopy``,
+    which handles both.
+    """
+    if isinstance(value, _ATOMS):
+        return value
+    if _depth > _COPY_DEPTH:
+        return copy.deepcopy(value)
+    if type(value) is dict:
+        return {k: v if isinstance(v, _ATOMS) else copy_data(v, _depth + 1) for k, v in value.items()}
+    if type(value) is list:
+        return [v if isinstance(v, _ATOMS) else copy_data(v, _depth + 1) for v in value]
+    return copy.deepcopy(value)
 
 
 # =============================================================================================

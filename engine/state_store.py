@@ -27,10 +27,20 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, insert, select, update
+from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.models import InstanceStatePart
+
+# Built once, as Core statements on the table (every action saves parts: the hot path).
+_T = InstanceStatePart.__table__
+_INSERT = insert(_T)
+_UPDATE = (update(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.part_key == bindparam("b_key"))
+           .values(json=bindparam("b_json", type_=_T.c.json.type), sha256=bindparam("b_sha256")))
+_DELETE = delete(_T).where(_T.c.instance_id == bindparam("b_instance"),
+                           _T.c.part_key.in_(bindparam("b_keys", expanding=True)))
+_HASHES = select(_T.c.part_key, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
+_PARTS = select(_T.c.part_key, _T.c.json, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
 
 
 def canonical_json(value: Any) -> str:
@@ -45,10 +55,7 @@ def part_hash(value: Any) -> str:
 
 def load_hashes(session: Session, instance_id: str) -> dict[str, str]:
     """The stored hash of every part of the instance (no JSON is read)."""
-    rows = session.execute(
-        select(InstanceStatePart.part_key, InstanceStatePart.sha256)
-        .where(InstanceStatePart.instance_id == instance_id)
-    )
+    rows = session.execute(_HASHES, {"b_instance": instance_id})
     return {key: digest for key, digest in rows}
 
 
@@ -59,10 +66,7 @@ def load_parts(session: Session, instance_id: str) -> dict[str, Any]:
 
 def load_parts_and_hashes(session: Session, instance_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Every part by key, and their hashes (to pass back to :func:`save_parts`)."""
-    rows = session.execute(
-        select(InstanceStatePart.part_key, InstanceStatePart.json, InstanceStatePart.sha256)
-        .where(InstanceStatePart.instance_id == instance_id)
-    )
+    rows = session.execute(_PARTS, {"b_instance": instance_id})
     parts: dict[str, Any] = {}
     hashes: dict[str, str] = {}
     for key, value, digest in rows:
@@ -92,22 +96,20 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
         old = hashes.get(key)
         if old == digest:
             continue
-        row = {"instance_id": instance_id, "part_key": key, "json": value, "sha256": digest}
-        (inserts if old is None else updates).append(row)
+        if old is None:
+            inserts.append({"instance_id": instance_id, "part_key": key, "json": value, "sha256": digest})
+        else:
+            updates.append({"b_instance": instance_id, "b_key": key, "b_json": value, "b_sha256": digest})
         hashes[key] = digest
 
+    # One executemany each, whatever the count.
     if inserts:
-        session.execute(insert(InstanceStatePart), inserts)
+        session.execute(_INSERT, inserts)
     if updates:
-        # ORM bulk UPDATE by primary key: one executemany, whatever the count.
-        session.execute(update(InstanceStatePart), updates)
+        session.execute(_UPDATE, updates)
     gone = sorted(removed_keys)
     if gone:
-        session.execute(
-            delete(InstanceStatePart)
-            .where(InstanceStatePart.instance_id == instance_id, InstanceStatePart.part_key.in_(gone))
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(_DELETE, {"b_instance": instance_id, "b_keys": gone})
         for key in gone:
             hashes.pop(key, None)
     return hashes

@@ -1,6 +1,6 @@
 """Workers: take jobs from the queue, run them outside any transaction, settle the outcome.
 
-One job goes through three short transactions, never one long one:
+One job goes through short transactions, never one long one:
 
 1. acquire a lease (``JobQueue.acquire``);
 2. no transaction: the handler's ``run(lease)`` calls the registry, waits for
@@ -9,6 +9,11 @@ One job goes through three short transactions, never one long one:
    (``handler.resume``) in one transaction, or record the failure (retry with
    backoff; when retries are spent ``handler.on_exhausted`` may route a BPMN
    error to a boundary event, else an incident is opened).
+
+A working worker (``run``, ``drain``) chains: step 3's transaction also
+leases the next due job, which is step 1 of that job, so a busy worker
+spends one transaction per job, and a process's chain of service tasks runs
+back to back without waiting for a poll.
 
 If the worker dies between 1 and 3, the lease expires and another worker runs
 the job again; the token check makes a late completion fail with
@@ -112,21 +117,35 @@ class Worker:
         self.poll_interval = poll_interval
         self._policy = policy
         self._rng = rng or random.Random()
+        self._kinds = sorted(self.handlers)
+        self.saw_empty = False  # the last round ended on a completing transaction that found no job due
 
     def _queue(self, session: Session) -> JobQueue:
         return JobQueue(session, self.clock, policy=self._policy, rng=self._rng)
 
-    def run_once(self, stop: threading.Event | None = None) -> int:
-        """Take up to ``batch`` due jobs and settle each; return how many were taken."""
+    def run_once(self, stop: threading.Event | None = None, *, chain: bool = False) -> int:
+        """Take up to ``batch`` due jobs and settle each; return how many were taken.
+
+        With ``chain`` the worker goes on while jobs are due: the transaction
+        that completes a job also leases the next one (one transaction per
+        job instead of two; a chain of service tasks runs back to back).
+        """
         with self.db.session_scope() as session:
-            leases = self._queue(session).acquire(self.worker_id, lease=self.lease, kinds=sorted(self.handlers),
-                                                  limit=self.batch)
-        for index, lease in enumerate(leases):
+            pending = self._queue(session).acquire(self.worker_id, lease=self.lease, kinds=self._kinds,
+                                                   limit=self.batch)
+        taken = 0
+        self.saw_empty = False
+        while pending:
+            lease = pending.pop(0)
             if stop is not None and stop.is_set():
-                self._release(leases[index:])
+                self._release([lease, *pending])
                 break
-            self.process(lease)
-        return len(leases)
+            taken += 1
+            following = self.process(lease, chain=chain)
+            pending.extend(following or ())
+            # The completing transaction found nothing more to lease: the queue was empty then.
+            self.saw_empty = chain and not pending and following == []
+        return taken
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set, waiting ``poll_interval`` seconds whenever the queue is empty."""
@@ -142,12 +161,14 @@ class Worker:
             if taken <= 0:
                 break
             total += taken
+            if self.saw_empty:
+                break
         return total
 
     def _guarded_round(self, stop: threading.Event) -> int:
         """One round; a busy or unreachable database costs a pause, not the worker (-1 then)."""
         try:
-            return self.run_once(stop)
+            return self.run_once(stop, chain=True)
         except ConcurrencyError as exc:
             log.info("worker %s: database busy, will retry: %s", self.worker_id, exc)
         except DBAPIError as exc:  # the database restarted or the network hiccupped (DESIGN §8)
@@ -155,49 +176,57 @@ class Worker:
         stop.wait(self.poll_interval)
         return -1
 
-    def process(self, lease: Lease) -> None:
-        """Run one leased job and record its outcome."""
+    def process(self, lease: Lease, *, chain: bool = False) -> list[Lease] | None:
+        """Run one leased job and record its outcome.
+
+        With ``chain``, returns the next job leased in the completing
+        transaction (``[]``: none was due); None when no lease was attempted.
+        """
         handler = self.handlers[lease.kind]
         if lease.exhausted:
             self._fail(lease, handler, f"the job's workers stopped before finishing it {lease.max_attempts} times "
                                        "(each lease expired)", retryable=False)
-            return
+            return None
         try:
             result = handler.run(lease)
         except JobFailed as exc:
             self._fail(lease, handler, str(exc), retryable=exc.retryable, details=exc.details)
-            return
+            return None
         except Exception as exc:  # deliberately broad: a handler's bug or an unexpected library error
             # must become a failed attempt (retried, then an incident), never a dead worker thread.
             log.exception("worker %s: job %s (%s) raised", self.worker_id, lease.job_id, lease.kind)
             self._fail(lease, handler, f"{type(exc).__name__}: {exc}", retryable=True)
-            return
-        self._complete(lease, handler, result)
+            return None
+        return self._complete(lease, handler, result, chain=chain)
 
     def heartbeat(self, lease: Lease, extend: timedelta | None = None) -> Lease:
         """Extend a lease from inside a long ``run`` (its own short transaction)."""
         with self.db.session_scope() as session:
             return self._queue(session).heartbeat(lease, extend or self.lease)
 
-    def _complete(self, lease: Lease, handler: JobHandler, result: Any) -> None:
+    def _complete(self, lease: Lease, handler: JobHandler, result: Any, *, chain: bool = False) -> list[Lease] | None:
         for _ in range(RESUME_TRIES):
             try:
                 with self.db.session_scope() as session:
-                    self._queue(session).complete(lease)
+                    queue = self._queue(session)
+                    queue.complete(lease)
                     handler.resume(session, lease, result)
-                return
+                    if not chain:
+                        return None
+                    return queue.acquire(self.worker_id, lease=self.lease, kinds=self._kinds, limit=1)
             except LeaseLost as exc:
                 log.warning("%s; its result is dropped", exc)
-                return
+                return None
             except ConcurrencyError as exc:
                 log.info("job %s: instance changed meanwhile, resuming again: %s", lease.job_id, exc)
             except Exception as exc:  # deliberately broad, as in process(): the job must be retried
                 log.exception("worker %s: resuming after job %s failed", self.worker_id, lease.job_id)
                 self._fail(lease, handler, f"resuming the instance failed: {type(exc).__name__}: {exc}",
                            retryable=True)
-                return
+                return None
         self._fail(lease, handler, "resuming the instance lost a race with other actions "
                                    f"{RESUME_TRIES} times", retryable=True)
+        return None
 
     def _fail(self, lease: Lease, handler: JobHandler, error: str, *, retryable: bool,
               details: Mapping[str, Any] | None = None) -> None:
