@@ -219,16 +219,29 @@ def postgres_rate(n: int, url: str, sim_url: str, workers: int = 2, in_flight: i
     version = engine.deploy(load_bytes(reference_model(), "reference.bpmn"), key="reference").version
     assert version is not None
     env = {**os.environ, "PANJEREH_INQUIRY_BASE_URL": sim_url, "PYTHONPATH": str(REPO)}
+    logs = [tempfile.TemporaryFile(mode="w+") for _ in range(workers)]  # noqa: SIM115 - closed in finally
     procs = [subprocess.Popen([sys.executable, "-m", "webui.cli", "worker", "--database-url", url, "--threads", "2",
                                "--poll", "0.02"], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL) for _ in range(workers)]
+                              stderr=logs[i]) for i in range(workers)]
+
+    def stalled(why: str) -> RuntimeError:
+        tails = []
+        for i, log in enumerate(logs):
+            log.seek(0)
+            lines = [line for line in log.read().splitlines() if " INFO " not in line]
+            tails.append(f"worker {i} (exit code {procs[i].poll()}):\n" + "\n".join(lines[-15:]))
+        return RuntimeError(f"the PostgreSQL run stalled: {why}\n" + "\n".join(tails))
+
     try:
         time.sleep(2.0)  # let the workers start before the clock runs
         data = person_data()
         started = time.perf_counter()
         open_ids = [engine.start(version.id, data=data).id for _ in range(min(in_flight, n))]
         begun, done = len(open_ids), 0
+        deadline = time.monotonic() + 120
         while open_ids:
+            if time.monotonic() > deadline or any(p.poll() is not None for p in procs):
+                raise stalled(f"{done} of {n} instances completed")
             still = []
             for instance_id in open_ids:
                 state = engine.state(instance_id)
@@ -253,6 +266,8 @@ def postgres_rate(n: int, url: str, sim_url: str, workers: int = 2, in_flight: i
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        for log in logs:
+            log.close()
         db.dispose()
 
 

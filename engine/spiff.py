@@ -903,6 +903,7 @@ class LiveInstance:
         self.version_id = version_id
         self.process_id = process_id
         self._signatures: dict[str, tuple[Any, ...]] = {}
+        self._emitted: dict[str, Any] = {}  # part key -> the value the last parts() gave (active parts)
         self._known: set[str] = set()
         self._since_prune = 0
         self._steps = 0
@@ -1109,27 +1110,42 @@ class LiveInstance:
 
         Finished and predicted tasks whose signature (state, links, identity
         of their data) is unchanged are skipped: they cannot have changed.
-        Active tasks are always given (``state_store`` compares hashes, so an
-        unchanged one is not written).
+        Active tasks, the header and the workflow data are converted on every
+        call and given only when they differ from what the last call gave
+        (an equality test on plain data: far cheaper than hashing or writing
+        them). What the last call gave was saved: a live instance whose save
+        failed is dropped, never reused (``engine.runtime``).
         """
         self.prune()
         out: dict[str, Any] = {}
         present: set[str] = set()
+        emitted = self._emitted
         for wf_id, task in self._all_tasks():
             key = TASK_PART_PREFIX + str(task.id)
             present.add(key)
             signature = _signature(task, wf_id)
-            if task.state & _ACTIVE or self._signatures.get(key) != signature:
+            active = bool(task.state & _ACTIVE)
+            if active or self._signatures.get(key) != signature:
                 value = _REGISTRY.convert(task)
                 value["wf"] = wf_id
-                out[key] = value
                 self._signatures[key] = signature
-        out["wf"] = self._header()
-        out["wf.data"] = _REGISTRY.convert(_REGISTRY.clean(self._wf.data))
-        present |= {"wf", "wf.data"}
+                if active:
+                    if emitted.get(key) == value:
+                        continue
+                    emitted[key] = value
+                else:
+                    emitted.pop(key, None)
+                out[key] = value
+            elif key in emitted:
+                del emitted[key]
+        for key, value in (("wf", self._header()), ("wf.data", _REGISTRY.convert(_REGISTRY.clean(self._wf.data)))):
+            present.add(key)
+            if emitted.get(key) != value:
+                out[key] = emitted[key] = value
         removed = tuple(sorted(self._known - present))
         for key in removed:
             self._signatures.pop(key, None)
+            emitted.pop(key, None)
         self._known = present
         return PartsDelta(out, removed)
 
