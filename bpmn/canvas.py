@@ -14,12 +14,16 @@ from lxml import etree
 
 from bpmn.load import BPMN_NS
 from bpmn.model import FlowNode, Model, SequenceFlow
-from bpmn.svg import add, block_height
+from bpmn.svg import Node, add, block_height
 from bpmn.textlayout import text_width
 
 LAYERS = ("pools", "lanes", "containers", "edges", "nodes", "badges")
 
 _BPMN_PREFIX = f"{{{BPMN_NS}}}"
+# The root and everything under it, as "//" would select from the document; libxml2 runs
+# "//" many times slower on large files.
+_BPMN_WITH_ID = etree.XPath("descendant-or-self::b:*[@id]", namespaces={"b": BPMN_NS})
+_IN_DOCUMENT = etree.XPath("//b:*[@id]", namespaces={"b": BPMN_NS})   # a root inside a larger document
 
 
 class Index:
@@ -30,11 +34,14 @@ class Index:
         self.tag: dict[str, str] = {}
         # XPath selects in C: no Python proxy for the thousands of id-less
         # children (incoming, outgoing...) of a large model.
-        for el in model.source.root.xpath("//b:*[@id]", namespaces={"b": BPMN_NS}):
+        root = model.source.root
+        found = _BPMN_WITH_ID(root) if root.getparent() is None else _IN_DOCUMENT(root)
+        element, tag = self.element, self.tag
+        for el in found:
             eid = el.get("id")
-            if eid not in self.element:
-                self.element[eid] = el
-                self.tag[eid] = el.tag.rpartition("}")[2]
+            if eid not in element:
+                element[eid] = el
+                tag[eid] = el.tag.rpartition("}")[2]
 
     def add(self, key: str, el: etree._Element) -> None:
         """Register an element under a made-up key (an id-less association)."""
@@ -52,7 +59,7 @@ def local(el: etree._Element | None) -> str:
 class Canvas:
     """Layers of one SVG plus lookups the painters need."""
 
-    def __init__(self, parent: etree._Element, model: Model, index: Index, expanded: frozenset[str]) -> None:
+    def __init__(self, parent: Node, model: Model, index: Index, expanded: frozenset[str]) -> None:
         self.layers = {name: add(parent, "g", {"class": f"layer-{name}"}) for name in LAYERS}
         self.model = model
         self.elements = index.element

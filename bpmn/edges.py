@@ -17,7 +17,7 @@ from bpmn.canvas import Canvas
 from bpmn.model import Edge
 from bpmn.overlay import Mark
 from bpmn.shapes import SMALL_FONT, badge
-from bpmn.svg import Point, arrowhead, block_height, circle, group, path, polygon_d, polyline_d, text_lines
+from bpmn.svg import Point, arrowhead, block_height, circle, group, path, polygon_d, polyline, polyline_d, text_lines
 from bpmn.textlayout import text_width, wrap
 
 _CATEGORY = {
@@ -84,7 +84,7 @@ def draw_edge(cv: Canvas, edge: Edge, mark: Mark | None) -> None:
     if ends is None:
         return
     start, nxt, prev, end = ends
-    path(g, polyline_d(pts), "line")
+    polyline(g, pts, "line")
     if cat == "flow":
         flow = cv.flows.get(eid)
         arrowhead(g, prev, end, "head")

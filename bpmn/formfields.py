@@ -59,12 +59,18 @@ class Form:
         return tuple(f for f in self.fields if f.is_file)
 
 
+_EXTENSIONS = f"{{{BPMN_NS}}}extensionElements"
+_FORM_KEY = f"{{{CAMUNDA_NS}}}formKey"
+_FORM_DATA = f"{{{CAMUNDA_NS}}}formData"
+
+
 def read_form(el: etree._Element, source: Source) -> Form | None:
     """The form of one task or start event, or None when it has none."""
-    ext = el.find(f"{{{BPMN_NS}}}extensionElements")
-    form_key = el.get(f"{{{CAMUNDA_NS}}}formKey")
+    # next(iterchildren(tag)) is find(tag), for less: this runs for every task of a model.
+    ext = next(el.iterchildren(_EXTENSIONS), None)
+    form_key = el.get(_FORM_KEY)
     if ext is not None:
-        data = ext.find(f"{{{CAMUNDA_NS}}}formData")
+        data = next(ext.iterchildren(_FORM_DATA), None)
         if data is not None:
             return Form("camunda", form_key, tuple(_camunda_fields(data)))
         props = {p.get("name"): p.get("value") for p in ext.iter(f"{{{SPIFF_NS}}}property")}

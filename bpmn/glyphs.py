@@ -13,19 +13,39 @@ coordinates serves any shape size.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from lxml import etree
 
-from bpmn.svg import Point, add, circle, num, path, polygon_d, polyline_d, rect
+from bpmn.svg import Node, Point, add, circle, inner_markup, num, path, polygon_d, polyline_d, rect
 
 
-def _frame(parent: etree._Element, x: float, y: float, scale: float = 1.0,
-           cls: str = "glyph") -> etree._Element:
+def _frame(parent: Node, x: float, y: float, scale: float = 1.0,
+           cls: str = "glyph") -> Node:
     tr = f"translate({num(x)} {num(y)})"
     if abs(scale - 1.0) > 0.01:
         tr += f" scale({scale:.3f})"
     return add(parent, "g", {"transform": tr, "class": cls})
+
+
+# A glyph's content is the same wherever it goes (only its frame moves): drawn once per kind.
+_DRAWN: dict[tuple[object, ...], str] = {}
+
+
+def _glyph(parent: Node, x: float, y: float, cls: str, key: tuple[object, ...],
+           draw: Callable[[Node], object], scale: float = 1.0) -> None:
+    """A frame at (``x``, ``y``) holding what ``draw`` draws; ``key`` names that content."""
+    inner = _DRAWN.get(key)
+    if inner is None:
+        scratch = Node("g")
+        draw(scratch)
+        inner = inner_markup(scratch)
+        if len(_DRAWN) > 1000:   # keys hold event kinds read from models: keep it bounded
+            _DRAWN.clear()
+        _DRAWN[key] = inner
+    frame = _frame(parent, x, y, scale, cls)
+    if inner:
+        frame.children.append(inner)
 
 
 def _regular(n: int, r: float, start: float = -math.pi / 2) -> list[Point]:
@@ -53,19 +73,19 @@ TASK_ICON_TAGS = frozenset({"userTask", "manualTask", "serviceTask", "scriptTask
                             "businessRuleTask"})
 
 
-def task_marker(parent: etree._Element, tag: str, x: float, y: float) -> None:
+def task_marker(parent: Node, tag: str, x: float, y: float) -> None:
     """The icon of a task type at the task's top-left corner (``x``, ``y``)."""
     if tag not in _TASK_ICONS:
         return
-    _TASK_ICONS[tag](_frame(parent, x + 6, y + 6, cls=f"glyph task-icon {tag}-icon"))
+    _glyph(parent, x + 6, y + 6, f"glyph task-icon {tag}-icon", ("task", tag), _TASK_ICONS[tag])
 
 
-def _user(g: etree._Element) -> None:
+def _user(g: Node) -> None:
     path(g, "M1,17C1,11 4,10 8,10C12,10 15,11 15,17Z", "icon")
     circle(g, 8, 5.5, 3.8, "icon")
 
 
-def _manual(g: etree._Element) -> None:
+def _manual(g: Node) -> None:
     # A flat hand seen from the side: thumb up, four fingers pointing right.
     path(g, "M0.5,6.5C2,4.5 4,3 6.5,1.2L8.2,2.6L6.4,5.3H15.6A1.1,1.1 0 0 1 15.6,7.5H9.5"
             "M9.5,7.5H16.6A1.1,1.1 0 0 1 16.6,9.7H9.5"
@@ -73,7 +93,7 @@ def _manual(g: etree._Element) -> None:
             "M9.5,11.9H14.2A1.1,1.1 0 0 1 14.2,14.1H3.2C1.6,14.1 0.5,13.2 0.5,11.6L0.5,6.5", "icon")
 
 
-def _service(g: etree._Element) -> None:
+def _service(g: Node) -> None:
     gear = add(g, "g", {"transform": "translate(6.5 7)"})
     path(gear, _GEAR, "icon")
     circle(gear, 0, 0, 2.2, "icon")
@@ -82,17 +102,17 @@ def _service(g: etree._Element) -> None:
     circle(small, 0, 0, 2.2, "icon")
 
 
-def _script(g: etree._Element) -> None:
+def _script(g: Node) -> None:
     path(g, "M4,1H15C13,3 13,5 15,8.5C17,12 17,14 14,16H3C5,14 5,12 3,8.5C1,5 1,3 4,1Z", "icon")
     path(g, "M5.5,5H12M6,8.5H13M6.5,12H13.5", "icon-line")
 
 
-def _envelope(g: etree._Element, filled: bool) -> None:
+def _envelope(g: Node, filled: bool) -> None:
     rect(g, 0, 3, 17, 12, "icon-fill" if filled else "icon")
     path(g, "M0,3L8.5,10L17,3", "icon-inv" if filled else "icon-line")
 
 
-def _business_rule(g: etree._Element) -> None:
+def _business_rule(g: Node) -> None:
     rect(g, 0, 2, 17, 13, "icon")
     rect(g, 0, 2, 17, 3.5, "icon-fill")
     path(g, "M0,10H17M5,5.5V15", "icon-line")
@@ -111,7 +131,7 @@ _TASK_ICONS = {
 # --- markers along an activity's bottom edge --------------------------------
 
 
-def activity_markers(parent: etree._Element, element: etree._Element | None, tag: str,
+def activity_markers(parent: Node, element: etree._Element | None, tag: str,
                      x: float, y: float, w: float, h: float, collapsed: bool) -> bool:
     """Loop / multi-instance / ad hoc / compensation / collapsed markers, centred at the bottom.
 
@@ -142,12 +162,11 @@ def activity_markers(parent: etree._Element, element: etree._Element | None, tag
     left = x + (w - total) / 2
     top = y + h - size - 4
     for i, kind in enumerate(kinds):
-        g = _frame(parent, left + i * (size + gap), top, cls=f"glyph marker-{kind}")
-        _BOTTOM[kind](g)
+        _glyph(parent, left + i * (size + gap), top, f"glyph marker-{kind}", ("marker", kind), _BOTTOM[kind])
     return True
 
 
-def _collapsed(g: etree._Element) -> None:
+def _collapsed(g: Node) -> None:
     rect(g, 0, 0, 14, 14, "icon")
     path(g, "M7,3V11M3,7H11", "icon-line")
 
@@ -180,7 +199,7 @@ _EVENT_SHAPES: dict[str, str] = {
 }
 
 
-def event_icon(parent: etree._Element, definitions: Sequence[str], throw: bool,
+def event_icon(parent: Node, definitions: Sequence[str], throw: bool,
                cx: float, cy: float, r: float, parallel_multiple: bool = False) -> None:
     """The icon of an event's definition(s); filled when the event throws."""
     defs = [d for d in definitions if d != "eventDefinitionRef"] or list(definitions)
@@ -189,8 +208,12 @@ def event_icon(parent: etree._Element, definitions: Sequence[str], throw: bool,
     kind = defs[0] if len(defs) == 1 else ("parallelMultiple" if parallel_multiple else "multiple")
     if kind == "eventDefinitionRef":
         kind = "multiple"
+    _glyph(parent, cx, cy, f"glyph event-icon {kind}", ("event", kind, throw),
+           lambda g: _event_glyph(g, kind, throw), r / 18.0)
+
+
+def _event_glyph(g: Node, kind: str, throw: bool) -> None:
     fill = "icon-fill" if throw else "icon"
-    g = _frame(parent, cx, cy, r / 18.0, cls=f"glyph event-icon {kind}")
     if kind == "messageEventDefinition":
         rect(g, -9, -6.5, 18, 13, fill)
         path(g, "M-9,-6.5L0,1L9,-6.5", "icon-inv" if throw else "icon-line")
@@ -210,11 +233,17 @@ def event_icon(parent: etree._Element, definitions: Sequence[str], throw: bool,
 
 # --- gateway markers (drawn in a 50x50 diamond centred at 0,0) ---------------
 
-def gateway_marker(parent: etree._Element, tag: str, attrs: dict[str, str] | None,
+def gateway_marker(parent: Node, tag: str, attrs: dict[str, str] | None,
                    cx: float, cy: float, size: float) -> None:
     """X, +, O, * or the event-based marker inside a gateway's diamond."""
-    g = _frame(parent, cx, cy, size / 50.0, cls=f"glyph gateway-icon {tag}")
     attrs = attrs or {}
+    parallel = (attrs.get("eventGatewayType") or "").strip().lower() == "parallel"
+    instantiate = (attrs.get("instantiate") or "").strip().lower() == "true"
+    _glyph(parent, cx, cy, f"glyph gateway-icon {tag}", ("gateway", tag, parallel, instantiate),
+           lambda g: _gateway_glyph(g, tag, parallel, instantiate), size / 50.0)
+
+
+def _gateway_glyph(g: Node, tag: str, parallel: bool, instantiate: bool) -> None:
     if tag == "exclusiveGateway":
         path(g, "M-7,-7L7,7M7,-7L-7,7", "gw-mark")
     elif tag == "parallelGateway":
@@ -224,8 +253,6 @@ def gateway_marker(parent: etree._Element, tag: str, attrs: dict[str, str] | Non
     elif tag == "complexGateway":
         path(g, "M0,-12V12M-12,0H12M-8.5,-8.5L8.5,8.5M8.5,-8.5L-8.5,8.5", "gw-mark thin-mark")
     elif tag == "eventBasedGateway":
-        parallel = (attrs.get("eventGatewayType") or "").strip().lower() == "parallel"
-        instantiate = (attrs.get("instantiate") or "").strip().lower() == "true"
         circle(g, 0, 0, 12, "icon")
         if not instantiate:
             circle(g, 0, 0, 9.5, "icon")
@@ -235,13 +262,13 @@ def gateway_marker(parent: etree._Element, tag: str, attrs: dict[str, str] | Non
             path(g, polygon_d(_regular(5, 6.5)), "icon")
 
 
-def data_arrow(parent: etree._Element, x: float, y: float, filled: bool) -> None:
+def data_arrow(parent: Node, x: float, y: float, filled: bool) -> None:
     """The small arrow of a data input (outline) or data output (filled)."""
     pts = [(x, y + 3), (x + 6, y + 3), (x + 6, y), (x + 12, y + 5), (x + 6, y + 10), (x + 6, y + 7), (x, y + 7)]
     path(parent, polygon_d(pts), "icon-fill" if filled else "icon")
 
 
-def collection_marker(parent: etree._Element, cx: float, bottom: float) -> None:
+def collection_marker(parent: Node, cx: float, bottom: float) -> None:
     """Three bars: a collection of data."""
     path(parent, polyline_d([(cx - 4, bottom - 12), (cx - 4, bottom - 3)])
          + polyline_d([(cx, bottom - 12), (cx, bottom - 3)])

@@ -30,7 +30,7 @@ from bpmn.catalog import Catalog, InquiryService
 from bpmn.evidence import APPLICANT, ModelContext
 from bpmn.formfields import Form, FormField
 from bpmn.lexicon import Lexicon
-from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process
+from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow
 from bpmn.redesign_rules import Rule, Rules
 
 # Steps a redesign may remove outright: simple activities whose only work was taking papers.
@@ -88,6 +88,13 @@ class FlowGraph:
         self.model = model
         self._dom: dict[tuple[str, str | None, bool], dict[str, int]] = {}
         self._index: dict[tuple[str, str | None, bool], list[str]] = {}
+        # Per level: each node's position, minus the size of its dominator set (the sort key
+        # "deeper = nearer"), and the mask of steps with a form (what the planners read).
+        self._pos: dict[tuple[str, str | None, bool], dict[str, int]] = {}
+        self._depth: dict[tuple[str, str | None, bool], list[int]] = {}
+        self._forms: dict[tuple[str, str | None], int] = {}
+        # A redesign asks for the dominators of each paper step more than once.
+        self._memo: dict[tuple[str, str, str | None, bool], list[FlowNode]] = {}
 
     def _level(self, process: Process, parent: str | None, reverse: bool = False) -> tuple[list[str], dict[str, int]]:
         """Dominator (or, reversed, post-dominator) sets as bit masks over the nodes of one level."""
@@ -114,10 +121,13 @@ class FlowGraph:
         for r in roots:
             dom[r] = 1 << r
         rootset = set(roots)
+        # Any visiting order reaches the same (greatest) fixed point; against the flow for
+        # post-dominators it takes a pass or two instead of one per step of a long chain.
+        order = range(len(ids) - 1, -1, -1) if reverse else range(len(ids))
         changed = True
         while changed:
             changed = False
-            for i in range(len(ids)):
+            for i in order:
                 if i in rootset:
                     continue
                 acc = full
@@ -128,40 +138,66 @@ class FlowGraph:
                     dom[i] = new
                     changed = True
         result = {nid: dom[pos[nid]] for nid in ids}
-        self._dom[key], self._index[key] = result, ids
+        self._dom[key], self._index[key], self._pos[key] = result, ids, pos
+        self._depth[key] = [-result[nid].bit_count() for nid in ids]
+        if not reverse:
+            # Looked up by id, as the dominator lists are (a repeated id finds the first node).
+            nodes = process.nodes
+            self._forms[(process.id, parent)] = sum(
+                1 << i for i, nid in enumerate(ids) if nid not in nodes or nodes[nid].form is not None)
         return ids, result
 
     def always_reaches(self, process: Process, start: FlowNode, goal: FlowNode) -> bool:
         """Whether every path from ``start`` passes ``goal`` (same level only; else False)."""
         if start.parent_id != goal.parent_id:
             return False
-        ids, pdom = self._level(process, start.parent_id, reverse=True)
-        index = {nid: i for i, nid in enumerate(ids)}
+        _ids, pdom = self._level(process, start.parent_id, reverse=True)
+        index = self._pos[(process.id, start.parent_id, True)]
         return bool(pdom.get(start.id, 0) >> index[goal.id] & 1) if goal.id in index else False
 
-    def dominators(self, process: Process, node: FlowNode) -> list[FlowNode]:
+    def dominators(self, process: Process, node: FlowNode, *, with_form: bool = False) -> list[FlowNode]:
         """Steps that run before ``node`` on every path, nearest first (the node itself excluded).
 
         Inside a sub-process the dominators of the sub-process in its parent
-        level follow those inside it.
+        level follow those inside it. ``with_form`` keeps only the steps that
+        have a form (the same list, filtered), which is all the planners read.
         """
+        memo_key = (process.id, node.id, node.parent_id, with_form)
+        cached = self._memo.get(memo_key)
+        if cached is not None:
+            return list(cached)
         out: list[FlowNode] = []
         current: FlowNode | None = node
         while current is not None:
             ids, dom = self._level(process, current.parent_id)
+            key = (process.id, current.parent_id, False)
             mask = dom.get(current.id, 0)
-            mine = []
-            while mask:   # visit the set bits only: dominator sets are small next to the level
-                low = mask & -mask
-                nid = ids[low.bit_length() - 1]
-                if nid != current.id:
-                    mine.append(nid)
-                mask ^= low
+            if with_form:
+                mask &= self._forms[(process.id, current.parent_id)]
+            mine = [i for i in _set_bits(mask) if ids[i] != current.id]
             # The dominators of a node form a chain; more dominators = deeper = nearer.
-            mine.sort(key=lambda nid: -dom[nid].bit_count())
-            out.extend(process.nodes[nid] for nid in mine)
+            # (A stable sort on the bit positions in ascending order, as the sets are listed.)
+            depth = self._depth[key]
+            mine.sort(key=depth.__getitem__)
+            out.extend(process.nodes[ids[i]] for i in mine)
             current = process.nodes.get(current.parent_id) if current.parent_id else None
-        return out
+        self._memo[memo_key] = out
+        return list(out)
+
+
+# Positions of the set bits of each byte value, for reading large bit masks a byte at a time.
+_BYTE_BITS = tuple(tuple(k for k in range(8) if b >> k & 1) for b in range(256))
+
+
+def _set_bits(mask: int) -> list[int]:
+    """The positions of the set bits of ``mask``, lowest first."""
+    out: list[int] = []
+    data = mask.to_bytes((mask.bit_length() + 7) // 8, "little")
+    for at, byte in enumerate(data):
+        if byte:
+            base = at * 8
+            out.extend([base + k for k in _BYTE_BITS[byte]])
+    return out
 
 
 def editable_form(node: FlowNode) -> bool:
@@ -191,6 +227,8 @@ class _Context:
     _fields: dict[str, list[tuple[str, FormField]]] = field(default_factory=dict)
     _counts: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     _hosts: set[str] | None = None
+    _ends: dict[int, tuple[dict[str | None, list[SequenceFlow]], dict[str | None, list[SequenceFlow]]]] = \
+        field(default_factory=dict)
 
     def is_host(self, node_id: str) -> bool:
         """Whether a boundary event sits on the node."""
@@ -216,6 +254,26 @@ class _Context:
                 counts.setdefault(f.source or "", [0, 0])[1] += 1
             self._counts[process.id] = {k: (v[0], v[1]) for k, v in counts.items()}
         return self._counts[process.id].get(node_id, (0, 0))
+
+    def _flow_ends(self, process: Process) -> tuple[dict[str | None, list[SequenceFlow]],
+                                                    dict[str | None, list[SequenceFlow]]]:
+        ends = self._ends.get(id(process))
+        if ends is None:
+            outs: dict[str | None, list[SequenceFlow]] = {}
+            ins: dict[str | None, list[SequenceFlow]] = {}
+            for f in process.flows.values():
+                outs.setdefault(f.source, []).append(f)
+                ins.setdefault(f.target, []).append(f)
+            ends = self._ends[id(process)] = (outs, ins)
+        return ends
+
+    def flows_from(self, process: Process, node_id: str) -> list[SequenceFlow]:
+        """The process's sequence flows leaving the node, in document order (indexed once per process)."""
+        return self._flow_ends(process)[0].get(node_id, [])
+
+    def flows_to(self, process: Process, node_id: str) -> list[SequenceFlow]:
+        """The process's sequence flows reaching the node, in document order (indexed once per process)."""
+        return self._flow_ends(process)[1].get(node_id, [])
 
     def data_inputs(self, node: FlowNode) -> list[str]:
         """Data references feeding a step: input associations and (Signavio style) plain associations."""
@@ -248,9 +306,7 @@ def _available(ctx: _Context, process: Process, node: FlowNode) -> dict[str, tup
     """Identifier id -> (variable, step id) for identifiers collected before ``node`` on every path."""
     found: dict[str, tuple[str, str]] = {}
     exact: set[str] = set()
-    for dom in ctx.graph.dominators(process, node):
-        if dom.form is None:
-            continue
+    for dom in ctx.graph.dominators(process, node, with_form=True):
         for ident, f in ctx.identifiers_of(dom):
             is_exact = f.id == ident
             if ident not in found or (is_exact and ident not in exact):
@@ -325,7 +381,7 @@ def plan_step(ctx: _Context, process: Process, node: FlowNode, hits: Sequence[An
     if not replace_hits:
         return "no document of this step can be replaced by an inquiry the catalog knows"
     # After an event-based gateway only events and receive tasks may follow: no inquiry fits there.
-    sources = [process.nodes.get(f.source or "") for f in process.flows.values() if f.target == node.id]
+    sources = [process.nodes.get(f.source or "") for f in ctx.flows_to(process, node.id)]
     if not sources:
         return ("هیچ جریانی به این مرحله نمی‌رسد (آغاز فرایند یا جبران است) و چیزی پیش از آن اجرا نمی‌شود"
                 if ctx.lang == "fa" else

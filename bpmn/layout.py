@@ -36,6 +36,7 @@ ROW = 130.0              # vertical distance between stacked rows
 _CONTAINERS = frozenset({"lane", "participant"})
 _GROWABLE = frozenset({"subProcess", "transaction", "adHocSubProcess"})
 _UNBOUNDED = 4000.0
+_BOUNDS = q("Bounds", DC_NS)
 
 
 @dataclass
@@ -70,7 +71,7 @@ class Layout:
                 ref = shape.get("bpmnElement")
                 if self._tag(ref) in _CONTAINERS:
                     continue
-                b = _bounds(shape.find(q("Bounds", DC_NS)))
+                b = _bounds(next(shape.iterchildren(_BOUNDS), None))
                 if b is not None:
                     items.append((b, ref))
             for label in plane.iter(q("BPMNLabel", DI_NS)):
@@ -184,6 +185,7 @@ class Layout:
                 w.set("x", num(x + delta))
         self.result.room.append((cut, delta, tuple(moved)))
         self.canvases.pop(id(plane), None)
+        self.ed.forget_bounds()
 
     # -- choosing where a fragment goes --------------------------------------------
 
@@ -394,14 +396,16 @@ class Layout:
         """The free stretch of the row at ``cy`` around ``x0`` (the anchor itself does not count)."""
         left, right = x0 - 3000, x0 + 3000
         top, bottom = cy - 40 - MARGIN, cy + 40 + MARGIN
-        for o in canvas.near(left, right, exclude):
-            if anchor is not None and o == anchor:
-                continue
-            if o.y < bottom and o.y + o.height > top:
-                if o.x + o.width <= x0:
-                    left = max(left, o.x + o.width + MARGIN)
-                elif o.x >= x0:
-                    right = min(right, o.x - MARGIN)
+        # (The anchor is recognised as Bounds compare: by their four numbers.)
+        same = (anchor.x, anchor.y, anchor.width, anchor.height) if anchor is not None else None
+        for ox, oy, ox1, oy1, _key, o in canvas.boxes_near(left, right, exclude):
+            if oy < bottom and oy1 > top:
+                if same is not None and (o.x, o.y, o.width, o.height) == same:
+                    continue
+                if ox1 <= x0:
+                    left = max(left, ox1 + MARGIN)
+                elif ox >= x0:
+                    right = min(right, ox - MARGIN)
                 else:
                     return x0, x0
         return left, right

@@ -130,8 +130,30 @@ def parse_xml(data: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> etree.
     return root
 
 
+_COUNT_ELEMENTS = etree.XPath("count(descendant-or-self::*)")
+_DEEPER_THAN: dict[int, etree.XPath] = {}
+
+
+def _within_limits(root: etree._Element, limits: Limits) -> bool:
+    """Whether no limit of :func:`_check_shape` is exceeded, asked of libxml2's XPath (in C).
+
+    The walk below visits every element from Python, which is most of the cost of
+    loading a large model; a file within the limits needs no walk.
+    """
+    if limits.max_depth < 1:
+        return False
+    deeper = _DEEPER_THAN.get(limits.max_depth)
+    if deeper is None:
+        # An element max_depth child steps below the root is one level too deep.
+        deeper = _DEEPER_THAN[limits.max_depth] = etree.XPath(
+            "boolean(" + "/".join(["*"] * limits.max_depth) + ")")
+    return _COUNT_ELEMENTS(root) <= limits.max_elements and not deeper(root)
+
+
 def _check_shape(root: etree._Element, name: str, limits: Limits) -> None:
     """Element count and nesting depth, in one walk (libxml2 alone stops at 256)."""
+    if _within_limits(root, limits):
+        return
     depth = 0
     count = 0
     for event, el in etree.iterwalk(root, events=("start", "end")):

@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any, TypeVar
 
 from lxml import etree
 
 from bpmn.formfields import Form, read_form
+from bpmn.gcpause import paused_gc
 from bpmn.load import BPMN_NS, Source
 
 DI_NS = "http://www.omg.org/spec/BPMN/20100524/DI"
@@ -63,7 +65,11 @@ def local(el: etree._Element) -> str:
 
 
 def _text(el: etree._Element | None) -> str:
-    return "".join(el.itertext()).strip() if el is not None else ""
+    if el is None:
+        return ""
+    if not len(el):   # no children (the usual flowNodeRef, condition, documentation): just its text
+        return (el.text or "").strip()
+    return "".join(el.itertext()).strip()
 
 
 @dataclass(frozen=True)
@@ -278,6 +284,25 @@ class Model:
 
 # --- reading -----------------------------------------------------------------
 
+_T = TypeVar("_T")
+
+
+def _new(cls: type[_T], **fields: Any) -> _T:
+    """``cls(**fields)`` for one of the frozen dataclasses above, given every one of its fields.
+
+    A frozen dataclass's ``__init__`` sets each field through ``object.__setattr__``:
+    for the thousands of nodes, flows, shapes and edges of a large model that was a
+    good part of reading it. The instance made here is the same one (its ``__dict__``
+    holds the fields, in order; none of these classes has a ``__post_init__``).
+    """
+    if fields.keys() != cls.__dataclass_fields__.keys():  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__name__} needs exactly its fields, got {sorted(fields)}")
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
+
+
+@paused_gc
 def read_model(source: Source) -> Model:
     """Build the typed view of one loaded model. Never raises on odd content."""
     root = source.root
@@ -366,7 +391,8 @@ def _read_process(el: etree._Element, source: Source, pool: Participant | None) 
 
     def walk(container: etree._Element, parent: str | None) -> None:
         for child in container:
-            tag = local(child)
+            tag = child.tag
+            tag = tag.rpartition("}")[2] if isinstance(tag, str) else ""   # local(child), inlined
             if tag in ACTIVITY_TAGS or tag in EVENT_TAGS or tag in GATEWAY_TAGS:
                 pending.append((child, parent))
                 if tag in SUBPROCESS_TAGS:
@@ -375,10 +401,12 @@ def _read_process(el: etree._Element, source: Source, pool: Participant | None) 
                     walk(child, child.get("id"))
             elif tag == "sequenceFlow":
                 fid = child.get("id", "")
-                cond = child.find(_q("conditionExpression"))
-                _put(flows, fid, SequenceFlow(
-                    fid, child.get("name"), child.get("sourceRef"), child.get("targetRef"),
-                    _text(cond) if cond is not None else None, pid, child.sourceline, child), child.sourceline)
+                cond = next(child.iterchildren(_CONDITION), None)
+                line = child.sourceline
+                _put(flows, fid, _new(
+                    SequenceFlow, id=fid, name=child.get("name"), source=child.get("sourceRef"),
+                    target=child.get("targetRef"), condition=_text(cond) if cond is not None else None,
+                    process_id=pid, line=line, element=child), line)
             elif tag in DATA_TAGS:
                 did = child.get("id", "")
                 _put(data, did, DataRef(
@@ -416,11 +444,16 @@ def _bool(v: str | None) -> bool | None:
 _INCOMING, _OUTGOING = _q("incoming"), _q("outgoing")
 _DATA_IN, _DATA_OUT = _q("dataInputAssociation"), _q("dataOutputAssociation")
 _SOURCE_REF, _TARGET_REF, _DOC = _q("sourceRef"), _q("targetRef"), _q("documentation")
+_CONDITION = _q("conditionExpression")
+# Diagram tags. (A child is looked up with next(iterchildren(tag)), which gives what
+# find(tag) gives, for less: a diagram has thousands of shapes.)
+_PLANE, _SHAPE, _EDGE, _LABEL = (f"{{{DI_NS}}}{t}" for t in ("BPMNPlane", "BPMNShape", "BPMNEdge", "BPMNLabel"))
+_BOUNDS, _WAYPOINT = f"{{{DC_NS}}}Bounds", f"{{{OMGDI_NS}}}waypoint"
 
 
 def _read_node(el: etree._Element, pid: str, parent: str | None,
                lane_of: Mapping[str, str], source: Source) -> FlowNode:
-    tag = local(el)
+    tag = el.tag.rpartition("}")[2]   # local(el): flow nodes are elements
     kind = "activity" if tag in ACTIVITY_TAGS else "event" if tag in EVENT_TAGS else "gateway"
     nid = el.get("id", "")
     incoming: list[str] = []
@@ -448,7 +481,8 @@ def _read_node(el: etree._Element, pid: str, parent: str | None,
             name = ctag.rpartition("}")[2]
             if name.endswith("EventDefinition") or name == "eventDefinitionRef":
                 event_defs.append(name)
-    return FlowNode(
+    return _new(
+        FlowNode,
         id=nid,
         tag=tag,
         kind=kind,
@@ -465,8 +499,8 @@ def _read_node(el: etree._Element, pid: str, parent: str | None,
         cancel_activity=el.get("cancelActivity", "true").strip().lower() != "false",
         default_flow=el.get("default"),
         called_element=el.get("calledElement"),
-        data_inputs=tuple(i for i in inputs if i),
-        data_outputs=tuple(o for o in outputs if o),
+        data_inputs=tuple(i for i in inputs if i) if inputs else (),
+        data_outputs=tuple(o for o in outputs if o) if outputs else (),
         form=read_form(el, source) if kind == "activity" or tag == "startEvent" else None,
         attrs=dict(el.attrib),
         element=el,
@@ -477,40 +511,44 @@ def _bounds(el: etree._Element | None) -> Bounds | None:
     if el is None:
         return None
     try:
-        return Bounds(float(el.get("x", 0)), float(el.get("y", 0)),
-                      float(el.get("width", 0)), float(el.get("height", 0)))
+        x, y, width, height = (float(el.get("x", 0)), float(el.get("y", 0)),
+                               float(el.get("width", 0)), float(el.get("height", 0)))
     except ValueError:
         return None
+    return _new(Bounds, x=x, y=y, width=width, height=height)
 
 
 def _read_diagram(d: etree._Element) -> Diagram:
     shapes: dict[str, Shape] = {}
     edges: dict[str, Edge] = {}
-    plane = d.find(f"{{{DI_NS}}}BPMNPlane")
+    plane = next(d.iterchildren(_PLANE), None)
     if plane is not None:
-        for s in plane.iterchildren(f"{{{DI_NS}}}BPMNShape"):
-            b = _bounds(s.find(f"{{{DC_NS}}}Bounds"))
+        for s in plane.iterchildren(_SHAPE):
+            b = _bounds(next(s.iterchildren(_BOUNDS), None))
             ref = s.get("bpmnElement")
             if b is None or not ref:
                 continue
-            lab = s.find(f"{{{DI_NS}}}BPMNLabel")
-            shapes[ref] = Shape(
-                s.get("id", ""), ref, b, _bool(s.get("isExpanded")), _bool(s.get("isHorizontal")),
-                _bounds(lab.find(f"{{{DC_NS}}}Bounds")) if lab is not None else None, s.sourceline)
-        for e in plane.iterchildren(f"{{{DI_NS}}}BPMNEdge"):
+            lab = next(s.iterchildren(_LABEL), None)
+            shapes[ref] = _new(
+                Shape, id=s.get("id", ""), element_id=ref, bounds=b, is_expanded=_bool(s.get("isExpanded")),
+                is_horizontal=_bool(s.get("isHorizontal")),
+                label=_bounds(next(lab.iterchildren(_BOUNDS), None)) if lab is not None else None,
+                line=s.sourceline)
+        for e in plane.iterchildren(_EDGE):
             ref = e.get("bpmnElement")
             if not ref:
                 continue
             pts: list[tuple[float, float]] = []
-            for w in e.iterchildren(f"{{{OMGDI_NS}}}waypoint"):
+            for w in e.iterchildren(_WAYPOINT):
                 try:
                     pts.append((float(w.get("x", 0)), float(w.get("y", 0))))
                 except ValueError:
                     continue
-            lab = e.find(f"{{{DI_NS}}}BPMNLabel")
-            edges[ref] = Edge(
-                e.get("id", ""), ref, tuple(pts),
-                _bounds(lab.find(f"{{{DC_NS}}}Bounds")) if lab is not None else None, e.sourceline)
+            lab = next(e.iterchildren(_LABEL), None)
+            edges[ref] = _new(
+                Edge, id=e.get("id", ""), element_id=ref, waypoints=tuple(pts),
+                label=_bounds(next(lab.iterchildren(_BOUNDS), None)) if lab is not None else None,
+                line=e.sourceline)
     return Diagram(
         d.get("id", ""), plane.get("bpmnElement") if plane is not None else None,
         MappingProxyType(shapes), MappingProxyType(edges))

@@ -67,6 +67,14 @@ def css_class(name: str) -> str:
     return _CLASS_OK.sub("", name)
 
 
+def _classes(classes: tuple[str, ...], done: dict[tuple[str, ...], tuple[str, ...]]) -> tuple[str, ...]:
+    """:func:`css_class` over a mark's classes, empty ones dropped (``done`` remembers: marks share classes)."""
+    out = done.get(classes)
+    if out is None:
+        out = done[classes] = tuple(c for c in (css_class(x) for x in classes) if c)
+    return out
+
+
 @dataclass(frozen=True)
 class Mark:
     """How one element is marked: CSS classes, a badge, a tooltip."""
@@ -89,10 +97,13 @@ class Overlay:
     def of(cls, marks: Mapping[str, Mark], legend: Iterable[tuple[str, str]] = (),
            title: str | None = None, hidden_note: str | None = None) -> Overlay:
         """An overlay from a plain dict of marks (copied, so it stays frozen)."""
-        clean = {
-            str(k): Mark(tuple(c for c in (css_class(x) for x in m.classes) if c), m.badge, m.tooltip)
-            for k, m in marks.items()
-        }
+        done: dict[tuple[str, ...], tuple[str, ...]] = {}
+        clean: dict[str, Mark] = {}
+        for k, m in marks.items():
+            classes = _classes(tuple(m.classes), done)
+            # A Mark is frozen: one whose classes are already clean is kept as it is.
+            clean[str(k)] = m if type(m) is Mark and m.classes == classes and type(m.classes) is tuple \
+                else Mark(classes, m.badge, m.tooltip)
         return cls(MappingProxyType(clean), tuple(legend), title, hidden_note or _LABELS["en"]["hidden"])
 
 
@@ -202,10 +213,16 @@ def overlay_from_changes(change_log: Mapping[str, Any], *, lang: str = "en") -> 
         target = ch.get("element_id")
         action = str(ch.get("action") or "change").replace("_", " ")
         reason = ch.get("reason")
-        for eid in _id_list(ch.get("added")):
-            put(eid, "added", t["added_for"].format(action=action, element=target))
-        for eid in _id_list(ch.get("removed")):
-            put(eid, "removed", t["removed_for"].format(action=action, element=target))
+        added = _id_list(ch.get("added"))
+        if added:
+            tip = t["added_for"].format(action=action, element=target)
+            for eid in added:
+                put(eid, "added", tip)
+        removed = _id_list(ch.get("removed"))
+        if removed:
+            tip = t["removed_for"].format(action=action, element=target)
+            for eid in removed:
+                put(eid, "removed", tip)
         tip = t["changed_by"].format(action=action) + (f": {reason}" if isinstance(reason, str) and reason else "")
         put(target, "changed", tip)
         if isinstance(target, str) and isinstance(ch.get("documents"), list):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from bpmn.model import Bounds
 
@@ -41,9 +42,15 @@ def center(b: Bounds) -> Point:
 
 def port(b: Bounds, side: str) -> Point:
     """The midpoint of one side (``left``, ``right``, ``top``, ``bottom``) of a rectangle."""
-    cx, cy = center(b)
-    return {"left": (b.x, cy), "right": (b.x + b.width, cy),
-            "top": (cx, b.y), "bottom": (cx, b.y + b.height)}[side]
+    if side == "left":
+        return (b.x, b.y + b.height / 2)
+    if side == "right":
+        return (b.x + b.width, b.y + b.height / 2)
+    if side == "top":
+        return (b.x + b.width / 2, b.y)
+    if side == "bottom":
+        return (b.x + b.width / 2, b.y + b.height)
+    raise KeyError(side)
 
 
 def inflate(b: Bounds, d: float) -> Bounds:
@@ -55,10 +62,6 @@ def _contains(b: Bounds, p: Point, tol: float = 0.5) -> bool:
     return b.x - tol <= p[0] <= b.x + b.width + tol and b.y - tol <= p[1] <= b.y + b.height + tol
 
 
-def _inside(b: Bounds, p: Point) -> bool:
-    return b.x + 1 < p[0] < b.x + b.width - 1 and b.y + 1 < p[1] < b.y + b.height - 1
-
-
 def on_border(b: Bounds, p: Point, tol: float = 1.0) -> bool:
     if not _contains(b, p, tol):
         return False
@@ -66,32 +69,26 @@ def on_border(b: Bounds, p: Point, tol: float = 1.0) -> bool:
             or abs(p[1] - b.y) <= tol or abs(p[1] - b.y - b.height) <= tol)
 
 
-def _segment_hits(a: Point, b: Point, r: Bounds) -> bool:
-    """Whether an axis-parallel segment passes through the inside of a rectangle."""
-    x0, x1 = sorted((a[0], b[0]))
-    y0, y1 = sorted((a[1], b[1]))
-    return x0 < r.x + r.width - 1 and x1 > r.x + 1 and y0 < r.y + r.height - 1 and y1 > r.y + 1
-
-
 def _simplify(points: Sequence[Point]) -> list[Point]:
     """Drop repeated points and points in the middle of a straight run."""
     out: list[Point] = []
     for p in points:
-        p = (round(p[0], 1), round(p[1], 1))
-        if out and abs(out[-1][0] - p[0]) < 0.05 and abs(out[-1][1] - p[1]) < 0.05:
-            continue
-        if len(out) >= 2:
-            a, b = out[-2], out[-1]
-            if (abs(a[0] - b[0]) < 0.05 and abs(b[0] - p[0]) < 0.05) or \
-               (abs(a[1] - b[1]) < 0.05 and abs(b[1] - p[1]) < 0.05):
-                out[-1] = p
+        x, y = round(p[0], 1), round(p[1], 1)
+        if out:
+            bx, by = out[-1]
+            if abs(bx - x) < 0.05 and abs(by - y) < 0.05:
                 continue
-        out.append(p)
+            if len(out) >= 2:
+                ax, ay = out[-2]
+                if (abs(ax - bx) < 0.05 and abs(bx - x) < 0.05) or (abs(ay - by) < 0.05 and abs(by - y) < 0.05):
+                    out[-1] = (x, y)
+                    continue
+        out.append((x, y))
     return out
 
 
 def _length(points: Sequence[Point]) -> float:
-    return sum(abs(a[0] - b[0]) + abs(a[1] - b[1]) for a, b in itertools.pairwise(points))
+    return sum([abs(ax - bx) + abs(ay - by) for (ax, ay), (bx, by) in itertools.pairwise(points)])
 
 
 class Canvas:
@@ -100,6 +97,12 @@ class Canvas:
     def __init__(self, obstacles: Iterable[tuple[Bounds, str | None]] = ()) -> None:
         self._xs: list[float] = []
         self._items: list[tuple[float, int, Bounds, str | None]] = []
+        # The same obstacles in the same order as plain numbers (x, y, right, bottom, key, bounds):
+        # the queries below run for every candidate of every edge, and tuple unpacking is much
+        # cheaper than reading dataclass attributes.
+        self._boxes: list[tuple[float, float, float, float, str | None, Bounds]] = []
+        # And their insides (a pixel in from each side), for the crossing test.
+        self._insides: list[tuple[float, float, float, float, str | None]] = []
         self._max_width = 0.0
         self._serial = 0
         for b, key in obstacles:
@@ -111,15 +114,28 @@ class Canvas:
         item = (b.x, self._serial, b, key)
         index = bisect_right(self._items, (b.x, self._serial))
         self._items.insert(index, item)
+        self._boxes.insert(index, (b.x, b.y, b.x + b.width, b.y + b.height, key, b))
+        self._insides.insert(index, (b.x + 1, b.y + 1, b.x + b.width - 1, b.y + b.height - 1, key))
         insort(self._xs, b.x)
         self._max_width = max(self._max_width, b.width)
 
-    def near(self, x0: float, x1: float, exclude: frozenset[str] = frozenset()) -> list[Bounds]:
-        """Obstacles whose x-extent meets ``[x0, x1]``."""
+    def _near(self, x0: float, x1: float,
+              exclude: frozenset[str]) -> list[tuple[float, float, float, float, str | None, Bounds]]:
+        """:meth:`near` as the plain-number boxes."""
         lo = bisect_left(self._xs, x0 - self._max_width - 1)
         hi = bisect_right(self._xs, x1)
-        return [b for _x, _n, b, key in self._items[lo:hi]
-                if b.x + b.width >= x0 and (key is None or key not in exclude)]
+        if not exclude:
+            return [box for box in self._boxes[lo:hi] if box[2] >= x0]
+        return [box for box in self._boxes[lo:hi] if box[2] >= x0 and (box[4] is None or box[4] not in exclude)]
+
+    def near(self, x0: float, x1: float, exclude: frozenset[str] = frozenset()) -> list[Bounds]:
+        """Obstacles whose x-extent meets ``[x0, x1]``."""
+        return [box[5] for box in self._near(x0, x1, exclude)]
+
+    def boxes_near(self, x0: float, x1: float, exclude: frozenset[str] = frozenset()
+                   ) -> list[tuple[float, float, float, float, str | None, Bounds]]:
+        """:meth:`near` as (left, top, right, bottom, key, obstacle): cheaper to test in a loop."""
+        return self._near(x0, x1, exclude)
 
     def is_free(self, b: Bounds, margin: float = 0.0, exclude: frozenset[str] = frozenset()) -> bool:
         """Whether ``b`` grown by ``margin`` meets no obstacle."""
@@ -158,7 +174,8 @@ class Canvas:
             k += 1
         if ys[-1] not in (lo_y, hi_y):
             ys.extend(v for v in (lo_y, hi_y) if v not in ys)
-        ys.sort(key=lambda y: abs(y - (ideal[1] - height / 2)))
+        centre = ideal[1] - height / 2
+        ys.sort(key=lambda y: abs(y - centre))
         radius = max(600.0, 4 * width)
         while True:
             xa, xb = max(lo_x, ideal[0] - radius), min(hi_x, ideal[0] + radius)
@@ -169,32 +186,74 @@ class Canvas:
 
     def _scan(self, width: float, height: float, ys: list[float], xa: float, xb: float, ideal: Point,
               margin: float, exclude: frozenset[str], y_weight: float) -> Bounds | None:
-        nearby = self.near(xa - margin, xb + margin, exclude)
+        nearby = [(x - margin, right + margin, y, bottom)
+                  for x, y, right, bottom, _key, _b in self._near(xa - margin, xb + margin, exclude)]
+        # Each band's blocks are wanted sorted by (left, right): sorting all of them once and
+        # filtering per band gives the same lists (a stable sort on the same key), unless a
+        # NaN (a broken drawing) makes the order depend on the input; then sort per band.
+        presorted = all(b0 == b0 and b1 == b1 for b0, b1, _y, _y1 in nearby)
+        if presorted:
+            nearby.sort(key=itemgetter(0, 1))
         best: tuple[float, float, float] | None = None
-        for y in ys:
-            dy = abs(y + height / 2 - ideal[1])
-            if best is not None and y_weight * dy >= best[0]:
-                break
-            top, bottom = y - margin, y + height + margin
-            blocks = sorted((o.x - margin, o.x + o.width + margin) for o in nearby
-                            if o.y < bottom and o.y + o.height > top)
-            cursor = xa
-            gaps: list[tuple[float, float]] = []
-            for b0, b1 in blocks:
-                if b0 > cursor:
-                    gaps.append((cursor, min(b0, xb)))
-                cursor = max(cursor, b1)
-                if cursor >= xb:
+        if not presorted:
+            for y in ys:
+                dy = abs(y + height / 2 - ideal[1])
+                if best is not None and y_weight * dy >= best[0]:
                     break
-            if cursor < xb:
-                gaps.append((cursor, xb))
-            for g0, g1 in gaps:
-                if g1 - g0 < width:
-                    continue
-                x = min(max(ideal[0] - width / 2, g0), g1 - width)
-                cost = abs(x + width / 2 - ideal[0]) + y_weight * dy
-                if best is None or cost < best[0]:
-                    best = (cost, x, y)
+                top, bottom = y - margin, y + height + margin
+                blocks = sorted([(b0, b1) for b0, b1, oy, oy1 in nearby if oy < bottom and oy1 > top])
+                cursor = xa
+                gaps: list[tuple[float, float]] = []
+                for b0, b1 in blocks:
+                    if b0 > cursor:
+                        gaps.append((cursor, min(b0, xb)))
+                    cursor = max(cursor, b1)
+                    if cursor >= xb:
+                        break
+                if cursor < xb:
+                    gaps.append((cursor, xb))
+                for g0, g1 in gaps:
+                    if g1 - g0 < width:
+                        continue
+                    x = min(max(ideal[0] - width / 2, g0), g1 - width)
+                    cost = abs(x + width / 2 - ideal[0]) + y_weight * dy
+                    if best is None or cost < best[0]:
+                        best = (cost, x, y)
+        else:
+            # The same, in one pass per band: each gap between the band's blocks is judged as
+            # soon as it is found (min() and max() written out as the comparisons they make).
+            ix, iy, half, half_h = ideal[0], ideal[1], width / 2, height / 2
+            left = ix - half
+            best_cost = 0.0
+            for y in ys:
+                dy = abs(y + half_h - iy)
+                wy = y_weight * dy
+                if best is not None and wy >= best_cost:
+                    break
+                top, bottom = y - margin, y + height + margin
+                cursor = xa
+                for b0, b1, oy, oy1 in nearby:
+                    if oy < bottom and oy1 > top:
+                        if b0 > cursor:
+                            g1 = xb if xb < b0 else b0
+                            if not g1 - cursor < width:
+                                x = cursor if cursor > left else left
+                                if g1 - width < x:
+                                    x = g1 - width
+                                cost = abs(x + half - ix) + wy
+                                if best is None or cost < best_cost:
+                                    best, best_cost = (cost, x, y), cost
+                        if b1 > cursor:
+                            cursor = b1
+                        if cursor >= xb:
+                            break
+                if cursor < xb and not xb - cursor < width:
+                    x = cursor if cursor > left else left
+                    if xb - width < x:
+                        x = xb - width
+                    cost = abs(x + half - ix) + wy
+                    if best is None or cost < best_cost:
+                        best, best_cost = (cost, x, y), cost
         if best is None:
             return None
         return Bounds(round(best[1]), round(best[2]), width, height)
@@ -207,15 +266,30 @@ class Canvas:
         A leg that starts or ends on a shape's border does not count as
         passing through it, so an edge's own ends need no special case.
         """
+        return self._crossings(points, exclude)
+
+    def _crossings(self, points: Sequence[Point], exclude: frozenset[str], base: float = 0.0,
+                   bound: float = float("inf")) -> int:
+        """:meth:`crossings`, except that counting stops once ``base + 10_000 * count`` reaches ``bound``
+        (:meth:`best_route` only needs to know that a candidate lost)."""
         count = 0
+        xs, insides, reach = self._xs, self._insides, self._max_width + 1
         for a, b in itertools.pairwise(points):
-            x0, x1 = sorted((a[0], b[0]))
-            y0, y1 = sorted((a[1], b[1]))
-            for o in self.near(x0, x1, exclude):
-                # A shape holding an end of the leg is a container (a sub-process), not in the way.
-                if o.y < y1 and o.y + o.height > y0 and _segment_hits(a, b, o) \
-                        and not _inside(o, a) and not _inside(o, b):
+            ax, ay = a
+            bx, by = b
+            x0, x1 = (bx, ax) if bx < ax else (ax, bx)
+            y0, y1 = (by, ay) if by < ay else (ay, by)
+            # The obstacles near the leg, as :meth:`near` finds them (that one reaches x0 follows
+            # from the test below: its inside, a pixel in from each side, does).
+            for ix0, iy0, ix1, iy1, key in insides[bisect_left(xs, x0 - reach):bisect_right(xs, x1)]:
+                # The (axis-parallel) leg passes through the inside of the shape ...
+                if y1 > iy0 and y0 < iy1 and x0 < ix1 and x1 > ix0 and (key is None or key not in exclude) \
+                        and not (ix0 < ax < ix1 and iy0 < ay < iy1) and not (ix0 < bx < ix1 and iy0 < by < iy1):
+                    # ... and neither of its ends lies inside it (a shape holding an end of the
+                    # leg is a container, a sub-process, not in the way).
                     count += 1
+                    if base + 10_000 * count >= bound:
+                        return count
         return count
 
     def best_route(self, candidates: Iterable[tuple[Sequence[Point], float]],
@@ -227,17 +301,20 @@ class Canvas:
         while a candidate could still win.
         """
         scored = []
+        pairwise = itertools.pairwise
         for cand, penalty in candidates:
             if len(cand) >= 2:
                 # raw points: the candidates are built without needless bends, so counting them is fair
-                scored.append((penalty + 25 * (len(cand) - 2) + _length(cand), cand))
+                # (the length is _length(cand), written out: this runs for every candidate of every edge)
+                scored.append((penalty + 25 * (len(cand) - 2)
+                               + sum([abs(ax - bx) + abs(ay - by) for (ax, ay), (bx, by) in pairwise(cand)]), cand))
         assert scored, "route candidates were empty"
-        scored.sort(key=lambda item: item[0])
+        scored.sort(key=itemgetter(0))
         best_cost, best = float("inf"), scored[0][1]
         for base, pts in scored:
             if base >= best_cost:
                 break
-            cost = base + 10_000 * self.crossings(pts, exclude)
+            cost = base + 10_000 * self._crossings(pts, exclude, base, best_cost)
             if cost < best_cost:
                 best_cost, best = cost, pts
         return _simplify(best)
@@ -245,67 +322,73 @@ class Canvas:
     def route(self, src: Bounds, dst: Bounds, *, from_side: str | None = None,
               exclude: frozenset[str] = frozenset()) -> list[Point]:
         """An orthogonal edge from ``src`` to ``dst`` (``from_side`` forces the side it leaves by)."""
-        sx, sy = center(src)
-        dx, dy = center(dst)
+        # The centres and side midpoints, as center() and port() give them, worked out once.
+        sx0, sy0, sx1, sy1 = src.x, src.y, src.x + src.width, src.y + src.height
+        sx, sy = src.x + src.width / 2, src.y + src.height / 2
+        dx0, dy0, dx1, dy1 = dst.x, dst.y, dst.x + dst.width, dst.y + dst.height
+        dx, dy = dst.x + dst.width / 2, dst.y + dst.height / 2
+        src_port = {"left": (sx0, sy), "right": (sx1, sy), "top": (sx, sy0), "bottom": (sx, sy1)}
+        dst_port = {"left": (dx0, dy), "right": (dx1, dy), "top": (dx, dy0), "bottom": (dx, dy1)}
         cands: list[tuple[list[Point], float]] = []
+        add = cands.append
         # Flows read left to right: leaving by the side that faces the target is preferred,
         # and the side facing away is not tried at all.
-        if dst.x >= src.x + src.width + 10:
+        if dx0 >= sx1 + 10:
             natural = "right"
-        elif dst.x + dst.width <= src.x - 10:
+        elif dx1 <= sx0 - 10:
             natural = "left"
         else:
             natural = "bottom" if dy > sy else "top"
         away = {"right": "left", "left": "right", "top": "bottom", "bottom": "top"}[natural]
         sides = [from_side] if from_side else [s for s in ("right", "bottom", "top", "left") if s != away]
         for side in sides:
-            p = port(src, side)
+            p = src_port[side]
+            px, py = p
             penalty = 0.0 if from_side or side == natural else 80.0
-
-            def add(points: list[Point], penalty: float = penalty) -> None:
-                cands.append((points, penalty))
-
             if side in ("right", "left"):
                 going_right = side == "right"
-                if (dst.x >= p[0] + 10) if going_right else (dst.x + dst.width <= p[0] - 10):
-                    q = port(dst, "left" if going_right else "right")
-                    mx = (p[0] + q[0]) / 2
-                    add([p, (mx, p[1]), (mx, q[1]), q])
-                    add([p, (dx, p[1]), port(dst, "top" if dst.y > p[1] else "bottom")])
-                for detour in (min(src.y, dst.y) - 25, max(src.y + src.height, dst.y + dst.height) + 25):
-                    q = port(dst, "top" if detour < dst.y else "bottom")
-                    out = p[0] + (20 if going_right else -20)
-                    add([p, (out, p[1]), (out, detour), (dx, detour), q])
+                if (dx0 >= px + 10) if going_right else (dx1 <= px - 10):
+                    q = dst_port["left" if going_right else "right"]
+                    mx = (px + q[0]) / 2
+                    add(([p, (mx, py), (mx, q[1]), q], penalty))
+                    add(([p, (dx, py), dst_port["top" if dy0 > py else "bottom"]], penalty))
+                for detour in (min(sy0, dy0) - 25, max(sy1, dy1) + 25):
+                    q = dst_port["top" if detour < dy0 else "bottom"]
+                    out = px + (20 if going_right else -20)
+                    add(([p, (out, py), (out, detour), (dx, detour), q], penalty))
             else:
                 down = side == "bottom"
-                if (dst.y >= p[1] + 10) if down else (dst.y + dst.height <= p[1] - 10):
-                    q = port(dst, "top" if down else "bottom")
-                    my = (p[1] + q[1]) / 2
-                    add([p, (p[0], my), (q[0], my), q])
-                    target_side = "left" if dst.x > sx else "right"
-                    add([p, (p[0], dy), port(dst, target_side)])
+                if (dy0 >= py + 10) if down else (dy1 <= py - 10):
+                    q = dst_port["top" if down else "bottom"]
+                    my = (py + q[1]) / 2
+                    add(([p, (px, my), (q[0], my), q], penalty))
+                    add(([p, (px, dy), dst_port["left" if dx0 > sx else "right"]], penalty))
                 else:
                     # leave vertically, then turn into the target's near vertical side ...
-                    far = max(p[1], dst.y + dst.height) + 20 if down else min(p[1], dst.y) - 20
-                    q = port(dst, "bottom" if down else "top")
-                    add([p, (p[0], far), (q[0], far), q])
+                    far = max(py, dy1) + 20 if down else min(py, dy0) - 20
+                    q = dst_port["bottom" if down else "top"]
+                    add(([p, (px, far), (q[0], far), q], penalty))
                     # ... or come back to its left or right side
-                    out = p[1] + (20 if down else -20)
-                    q = port(dst, "left" if dst.x > sx else "right")
-                    add([p, (p[0], out), (q[0] + (-20 if dst.x > sx else 20), out),
-                                  (q[0] + (-20 if dst.x > sx else 20), q[1]), q])
-                    add([p, (p[0], dy), q])
+                    out = py + (20 if down else -20)
+                    q = dst_port["left" if dx0 > sx else "right"]
+                    add(([p, (px, out), (q[0] + (-20 if dx0 > sx else 20), out),
+                          (q[0] + (-20 if dx0 > sx else 20), q[1]), q], penalty))
+                    add(([p, (px, dy), q], penalty))
         # Detours above and below whatever stands between the two shapes.
         x0, x1 = min(sx, dx), max(sx, dx)
-        top, bottom = min(src.y, dst.y), max(src.y + src.height, dst.y + dst.height)
-        blockers = [o for o in self.near(x0, x1, exclude)
-                    if o.y < bottom + 40 and o.y + o.height > top - 40 and o != src and o != dst]
+        top, bottom = min(sy0, dy0), max(sy1, dy1)
+        # (Equal to src or dst as Bounds compare: by their four numbers.)
+        src_key, dst_key = (src.x, src.y, src.width, src.height), (dst.x, dst.y, dst.width, dst.height)
+        low, high = top - 40, bottom + 40
+        blockers = [(oy, oy1) for _ox, oy, _ox1, oy1, _key, o in self._near(x0, x1, exclude)
+                    if oy < high and oy1 > low
+                    and (o.x, o.y, o.width, o.height) != src_key and (o.x, o.y, o.width, o.height) != dst_key]
         if blockers and natural in ("right", "left"):
-            p = port(src, natural)
+            p = src_port[natural]
             out = p[0] + (20 if natural == "right" else -20)
-            for detour in (min(o.y for o in blockers) - 20, max(o.y + o.height for o in blockers) + 20):
-                q = port(dst, "top" if detour < dst.y else "bottom")
-                cands.append(([p, (out, p[1]), (out, detour), (dx, detour), q], 0.0))
+            for detour in (min([oy for oy, _oy1 in blockers]) - 20, max([oy1 for _oy, oy1 in blockers]) + 20):
+                q = dst_port["top" if detour < dy0 else "bottom"]
+                add(([p, (out, p[1]), (out, detour), (dx, detour), q], 0.0))
         return self.best_route(cands, exclude)
 
     def reconnect_end(self, points: Sequence[Point], dst: Bounds,

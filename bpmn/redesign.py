@@ -43,6 +43,7 @@ from typing import Any, Protocol
 from bpmn.catalog import Catalog, default_catalog
 from bpmn.formedit import FormStore, NewField
 from bpmn.fragment import Builder, Lanes, Words, camunda_or_spiff_form
+from bpmn.gcpause import paused_gc
 from bpmn.inquiryplan import StepPlan, make_context, plan_step
 from bpmn.layout import Layout
 from bpmn.lexicon import Lexicon, default_lexicon
@@ -50,7 +51,7 @@ from bpmn.load import Source, load_bytes
 from bpmn.model import FlowNode, Model, Process
 from bpmn.redesign_log import Change, ChangeLog
 from bpmn.redesign_rules import FALLBACK_KINDS, Rules, default_rules, is_duration
-from bpmn.rewrite import CAMUNDA_NS, PANJEREH_NS, SPIFF_NS, Editor
+from bpmn.rewrite import CAMUNDA_NS, PANJEREH_NS, SPIFF_NS, Editor, all_ids
 from bpmn.stepedit import edit_kept_step, missing_fields, source_identifiers, upload_ids
 
 SCHEMA_ID = "panjereh.redesign/1"
@@ -153,6 +154,7 @@ def model_form_style(model: Model) -> str:
     return "spiff" if "spiff" in styles else "camunda"
 
 
+@paused_gc
 def redesign(model: Model, findings: Sequence[FindingLike], choices: Choices | None = None,
              catalog: Catalog | None = None, *, lexicon: Lexicon | None = None,
              rules: Rules | None = None) -> Redesign:
@@ -176,7 +178,7 @@ def redesign(model: Model, findings: Sequence[FindingLike], choices: Choices | N
     plans: list[StepPlan] = []
     log = ChangeLog(lang, catalog)
     order = {nid: i for i, nid in enumerate(n for p in model.processes for n in p.nodes)}
-    id_counts = Counter(el.get("id") for el in model.source.root.iter() if isinstance(el.tag, str))
+    id_counts = Counter(all_ids(model.source.root))
     for f in sorted(selected, key=lambda f: order.get(f.element_id, 0)):
         node = model.node(f.element_id)
         process = model.process(node.process_id)
@@ -211,7 +213,7 @@ def redesign(model: Model, findings: Sequence[FindingLike], choices: Choices | N
     layout = Layout(editor, choices.make_room)
     removed_all: list[str] = []
     paper_ids = {f.element_id for f in paper}
-    for group in _groups(model, plans, choices.parallel):
+    for group in _groups(ctx, plans, choices.parallel):
         widened_before = len(layout.result.widened)
         room_before = len(layout.result.room)
         group = [source_identifiers(ctx, store, editor, plan, log, paper_ids) for plan in group]
@@ -243,24 +245,25 @@ def _added_by_redesign(node: FlowNode) -> bool:
     return el is not None and el.get(f"{{{PANJEREH_NS}}}role") is not None
 
 
-def _groups(model: Model, plans: list[StepPlan], parallel: bool) -> list[list[StepPlan]]:
+def _groups(ctx: Any, plans: list[StepPlan], parallel: bool) -> list[list[StepPlan]]:
     """Plans in runs: consecutive removed steps joined by a single flow share one parallel block."""
     groups: list[list[StepPlan]] = []
     for plan in plans:
-        if parallel and groups and _consecutive(groups[-1][-1], plan):
+        if parallel and groups and _consecutive(ctx, groups[-1][-1], plan):
             groups[-1].append(plan)
         else:
             groups.append([plan])
     return groups
 
 
-def _consecutive(a: StepPlan, b: StepPlan) -> bool:
+def _consecutive(ctx: Any, a: StepPlan, b: StepPlan) -> bool:
     if not (a.remove and b.remove) or a.process.id != b.process.id or a.node.parent_id != b.node.parent_id:
         return False
     if a.node.lane_id != b.node.lane_id:
         return False
-    outs = [f for f in a.process.flows.values() if f.source == a.node.id]
-    ins = [f for f in b.process.flows.values() if f.target == b.node.id]
+    # The flows looked up by end, not scanned: a large model has many paper steps.
+    outs = ctx.flows_from(a.process, a.node.id)
+    ins = ctx.flows_to(b.process, b.node.id)
     return len(outs) == 1 and len(ins) == 1 and outs[0].target == b.node.id
 
 
@@ -296,22 +299,22 @@ def _lanes(editor: Editor, ctx: Any, plan: StepPlan) -> Lanes:
     here = lanes.get(node.lane_id or "")
     applicant_ids = [lid for lid, lane in lanes.items() if ctx.is_applicant_lane(lane.name)]
     if here is not None and ctx.is_applicant_lane(here.name):
-        agency = _downstream_lane(process, node, set(applicant_ids))
+        agency = _downstream_lane(ctx, process, node, set(applicant_ids))
         agency = agency or next((lid for lid in lanes if lid not in applicant_ids), None)
         return Lanes(main, main, el(agency) if agency else main)
     applicant = el(applicant_ids[0]) if applicant_ids else None
     return Lanes(main, applicant if applicant is not None else main, main)
 
 
-def _downstream_lane(process: Process, node: FlowNode, applicant: set[str]) -> str | None:
+def _downstream_lane(ctx: Any, process: Process, node: FlowNode, applicant: set[str]) -> str | None:
     """The lane of the nearest step after ``node`` that the applicant does not perform."""
     seen = {node.id}
     frontier = [node.id]
     while frontier:
         nxt = []
         for nid in frontier:
-            for f in process.flows.values():
-                if f.source == nid and f.target and f.target not in seen:
+            for f in ctx.flows_from(process, nid):
+                if f.target and f.target not in seen:
                     seen.add(f.target)
                     target = process.nodes.get(f.target)
                     if target is None:

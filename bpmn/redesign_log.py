@@ -157,11 +157,13 @@ class ChangeLog:
                  widened: Sequence[str], room: Sequence[tuple[float, float, tuple[str, ...]]] = ()) -> None:
         """The items of one built fragment, each step's main item first."""
         role = {n.id: n.role for n in frag.nodes}
+        unit_of: dict[str, int] = {}
         groups: dict[tuple[int, str], list[str]] = {}
         for node in frag.nodes:
+            unit_of.setdefault(node.id, node.unit)   # the first node with that id, as a search finds
             groups.setdefault((node.unit, _GROUP.get(node.role, "main")), []).append(node.id)
         for fid, src, _dst in frag.flows:
-            unit = next((n.unit for n in frag.nodes if n.id == src), -1)
+            unit = unit_of.get(src, -1)
             kind = _GROUP.get(role.get(src, ""), "main")
             if kind == "parallel" or src not in role:
                 unit, kind = -1, "parallel" if any(n.role == "parallel_split" for n in frag.nodes) else "main"

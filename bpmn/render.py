@@ -18,19 +18,19 @@ web UI restyle and find elements.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import replace
 
-from lxml import etree
-
 from bpmn import autolayout
 from bpmn.canvas import Canvas, Index
 from bpmn.edges import draw_edge
+from bpmn.gcpause import paused_gc
 from bpmn.model import Bounds, Diagram, Edge, Model, Shape
 from bpmn.overlay import Mark, Overlay, overlay_from_changes, overlay_from_findings
 from bpmn.shapes import EXT_LABEL_WIDTH, SMALL_FONT, SUBPROCESS, category, draw_shape
-from bpmn.svg import FONT_SIZE, SVG_NS, add, group, num, rect, root, text_lines, to_string
+from bpmn.svg import FONT_SIZE, Node, add, group, num, rect, root, text_lines, to_string
 from bpmn.textlayout import is_rtl, text_width
 
 __all__ = ["Mark", "Overlay", "overlay_from_changes", "overlay_from_findings", "render_svg"]
@@ -96,15 +96,15 @@ def _finite(v: float) -> float:
 def _finite_shape(s: Shape) -> Shape:
     """DI with NaN or infinite numbers (a broken exporter) is drawn at 0, not refused."""
     b = s.bounds
-    if all(math.isfinite(v) for v in (b.x, b.y, b.width, b.height)) and (
-            s.label is None or all(math.isfinite(v) for v in (s.label.x, s.label.y, s.label.width, s.label.height))):
+    if all(map(math.isfinite, (b.x, b.y, b.width, b.height))) and (
+            s.label is None or all(map(math.isfinite, (s.label.x, s.label.y, s.label.width, s.label.height)))):
         return s
     fixed = Bounds(_finite(b.x), _finite(b.y), _finite(b.width), _finite(b.height))
     return replace(s, bounds=fixed, label=None)
 
 
 def _finite_edge(e: Edge) -> Edge:
-    if all(math.isfinite(x) and math.isfinite(y) for x, y in e.waypoints):
+    if all(map(math.isfinite, itertools.chain.from_iterable(e.waypoints))):   # every x and y
         return e
     return replace(e, waypoints=tuple((x, y) for x, y in e.waypoints if math.isfinite(x) and math.isfinite(y)),
                    label=None)
@@ -202,7 +202,7 @@ def _label_widths(shapes: Mapping[str, Shape], tags: Mapping[str, str]) -> dict[
     return out
 
 
-def _legend(svg_content: etree._Element, overlay: Overlay, drawn: set[str], left: float,
+def _legend(svg_content: Node, overlay: Overlay, drawn: set[str], left: float,
             bottom: float) -> tuple[float, float, float, float] | None:
     """The legend box above the diagram; returns its rectangle."""
     rows: list[tuple[str, str]] = []
@@ -237,6 +237,7 @@ def _legend(svg_content: etree._Element, overlay: Overlay, drawn: set[str], left
     return left, top, width, height
 
 
+@paused_gc
 def render_svg(model: Model, *, overlay: Overlay | None = None, diagram_id: str | None = None) -> str:
     """The model as an SVG document (a string, no XML declaration).
 
@@ -255,7 +256,7 @@ def render_svg(model: Model, *, overlay: Overlay | None = None, diagram_id: str 
         index.add(key, el)
     tags = index.tag
     expanded = _expanded(model, tags, shapes)
-    content = etree.Element(f"{{{SVG_NS}}}g", {"class": "diagram"})
+    content = Node("g", {"class": "diagram"})
     cv = Canvas(content, model, index, expanded)
     cv.label_width.update(_label_widths(shapes, tags))
     for s in shapes.values():

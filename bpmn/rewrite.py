@@ -38,6 +38,21 @@ def q(tag: str, ns: str = BPMN_NS) -> str:
     return f"{{{ns}}}{tag}"
 
 
+_SHAPE = q("BPMNShape", DI_NS)
+_BOUNDS = q("Bounds", DC_NS)
+_ALL_IDS = etree.XPath("descendant-or-self::*/@id", smart_strings=False)
+# BPMN elements with an id, except inside extensionElements (vendor data may reuse BPMN names).
+# "descendant-or-self", not "//": libxml2 evaluates the latter many times slower.
+_BPMN_WITH_ID = etree.XPath(
+    "descendant-or-self::b:*[@id and string-length(@id) > 0][not(ancestor::*[local-name() = 'extensionElements'])]",
+    namespaces={"b": BPMN_NS})
+
+
+def all_ids(root: etree._Element) -> list[str]:
+    """The ``id`` of every element of ``root``'s tree, in document order (repeats included)."""
+    return _ALL_IDS(root)
+
+
 class Editor:
     """A private copy of one model's tree and the edits a redesign makes to it."""
 
@@ -45,14 +60,12 @@ class Editor:
         self._before = [copy.copy(s) for s in reversed(list(root.itersiblings(preceding=True)))]
         self._after = [copy.copy(s) for s in root.itersiblings()]
         self.root = _copy_declaring(root, namespaces)
-        self.ids: set[str] = {el.get("id") for el in self.root.iter() if isinstance(el.tag, str) and el.get("id")}
+        # XPath selects in C: no Python proxy for the thousands of id-less elements of a large model.
+        self.ids: set[str] = set(_ALL_IDS(self.root))
+        self.ids.discard("")
         self.by_id: dict[str, etree._Element] = {}
-        for el in self.root.iter():
-            if not isinstance(el.tag, str) or not el.get("id"):
-                continue
-            ns = el.tag[1:el.tag.find("}")] if el.tag.startswith("{") else ""
-            if ns == BPMN_NS and not any(local(a) == "extensionElements" for a in el.iterancestors()):
-                self.by_id.setdefault(el.get("id"), el)
+        for el in _BPMN_WITH_ID(self.root):
+            self.by_id.setdefault(el.get("id"), el)
         self.di: dict[str, etree._Element] = {}
         self._all_di: dict[str, list[etree._Element]] = {}
         for el in self.root.iter(q("BPMNShape", DI_NS), q("BPMNEdge", DI_NS)):
@@ -60,6 +73,7 @@ class Editor:
             if ref:
                 self.di.setdefault(ref, el)
                 self._all_di.setdefault(ref, []).append(el)
+        self._bounds: dict[str, Bounds | None] = {}
         # Indexes kept up to date by the editing methods: large models are edited many times.
         self._lane_refs: dict[str, list[etree._Element]] = {}
         for ref in self.root.iter(q("flowNodeRef")):
@@ -270,23 +284,35 @@ class Editor:
 
     def bounds(self, element_id: str) -> Bounds | None:
         """The diagram bounds of an element's shape."""
-        shape = self.di.get(element_id)
-        if shape is None or local(shape) != "BPMNShape":
-            return None
-        b = shape.find(q("Bounds", DC_NS))
-        if b is None:
-            return None
+        # Remembered: the layout asks for the same lanes and neighbours again and again.
+        # Every change of a shape goes through this class, or is followed by forget_bounds().
         try:
-            return Bounds(float(b.get("x", 0)), float(b.get("y", 0)), float(b.get("width", 0)),
-                          float(b.get("height", 0)))
-        except ValueError:
-            return None
+            return self._bounds[element_id]
+        except KeyError:
+            pass
+        found = None
+        shape = self.di.get(element_id)
+        if shape is not None and local(shape) == "BPMNShape":
+            b = next(shape.iterchildren(_BOUNDS), None)
+            if b is not None:
+                try:
+                    found = Bounds(float(b.get("x", 0)), float(b.get("y", 0)), float(b.get("width", 0)),
+                                   float(b.get("height", 0)))
+                except ValueError:
+                    found = None
+        self._bounds[element_id] = found
+        return found
+
+    def forget_bounds(self) -> None:
+        """Shapes were moved behind the editor's back (the layout making room): read them again."""
+        self._bounds.clear()
 
     def set_bounds(self, element_id: str, bounds: Bounds) -> None:
         """Move or resize an existing shape (used only to widen lanes and pools)."""
         b = self.di[element_id].find(q("Bounds", DC_NS))
         for key in ("x", "y", "width", "height"):
             b.set(key, num(getattr(bounds, key)))
+        self._bounds.pop(element_id, None)
 
     def plane_of(self, element_id: str) -> etree._Element | None:
         """The BPMNPlane drawing an element."""
@@ -300,19 +326,23 @@ class Editor:
         b = etree.SubElement(shape, q("Bounds", DC_NS))
         for key in ("x", "y", "width", "height"):
             b.set(key, num(getattr(bounds, key)))
+        # The plane's last shape is remembered: looking for it walks every shape and edge.
+        last = self._last_shape.get(plane)
+        if last is not None and last.getparent() is not plane:
+            last = None
         if after is None or after.getparent() is not plane:
-            after = self._last_shape.get(plane)
-            if after is None or after.getparent() is not plane:
-                shapes = list(plane.iterchildren(q("BPMNShape", DI_NS)))
-                after = shapes[-1] if shapes else None
+            if last is None:
+                last = next(plane.iterchildren(_SHAPE, reversed=True), None)
+            after = last
         if after is not None:
             self.insert_after(after, shape)
         else:
             self.append_child(plane, shape)
-        if after is None or after is self._last_shape.get(plane):
+        if after is last:   # the new shape follows the last one (or is the plane's first)
             self._last_shape[plane] = shape
         self.di[element_id] = shape
         self._all_di.setdefault(element_id, []).append(shape)
+        self._bounds.pop(element_id, None)
         return shape
 
     def add_edge(self, plane: etree._Element, element_id: str, points: Iterable[tuple[float, float]]) -> None:
@@ -325,6 +355,7 @@ class Editor:
         self.append_child(plane, edge)
         self.di[element_id] = edge
         self._all_di.setdefault(element_id, []).append(edge)
+        self._bounds.pop(element_id, None)
 
     def edge_points(self, element_id: str) -> list[tuple[float, float]] | None:
         """The waypoints of an existing edge."""
@@ -358,6 +389,7 @@ class Editor:
         for el in self._all_di.pop(element_id, []):
             self.remove(el)
         self.di.pop(element_id, None)
+        self._bounds.pop(element_id, None)
 
     # -- output ----------------------------------------------------------------
 
@@ -399,6 +431,16 @@ def _copy_declaring(root: etree._Element, namespaces: Sequence[str]) -> etree._E
     return parse_xml(data[:end] + b"".join(extra) + data[end:], "redesign")
 
 
+_NUMS: dict[float, str] = {}
+
+
 def num(v: float) -> str:
     """Coordinates as modelling tools write them: no trailing ``.0``."""
-    return str(int(v)) if float(v).is_integer() else f"{v:.1f}".rstrip("0").rstrip(".")
+    # Remembered: a diagram repeats the same coordinates (equal numbers give equal text).
+    text = _NUMS.get(v)
+    if text is None:
+        text = str(int(v)) if float(v).is_integer() else f"{v:.1f}".rstrip("0").rstrip(".")
+        if len(_NUMS) > 100_000:
+            _NUMS.clear()
+        _NUMS[v] = text
+    return text

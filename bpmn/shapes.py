@@ -29,6 +29,7 @@ from bpmn.model import Bounds, Shape
 from bpmn.overlay import Mark
 from bpmn.svg import (
     FONT_SIZE,
+    Node,
     add,
     block_height,
     circle,
@@ -102,7 +103,7 @@ def draw_shape(cv: Canvas, shape: Shape, mark: Mark | None) -> None:
         badge(cv, b.x + b.width - 4, b.y + 4, mark, eid)
 
 
-def _inside_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, top_only: bool = False,
+def _inside_label(cv: Canvas, g: Node, name: str, b: Bounds, top_only: bool = False,
                   bottom_reserve: float = 0.0, icon: bool = False) -> None:
     if not name:
         return
@@ -129,7 +130,7 @@ def _inside_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, top_only:
     text_lines(g, lines, b.x + b.width / 2, top, "label", full_text=name)
 
 
-def external_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, label: Bounds | None,
+def external_label(cv: Canvas, g: Node, name: str, b: Bounds, label: Bounds | None,
                    max_lines: int = 4, element_id: str | None = None) -> None:
     """A label outside its shape: at the DI label bounds, or centred below the shape."""
     if not name:
@@ -156,7 +157,7 @@ def external_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, label: B
     cv.grow_text(lines, cx, top, SMALL_FONT)
 
 
-def _activity(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _activity(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
               tag: str, name: str) -> None:
     b = shape.bounds
     attrs = el.attrib if el is not None else {}
@@ -176,7 +177,7 @@ def _activity(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | 
                   bottom_reserve=16.0 if has_bottom else 0.0, icon=tag in TASK_ICON_TAGS)
 
 
-def _event(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _event(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
            tag: str, name: str) -> None:
     b = shape.bounds
     cx, cy, r = b.x + b.width / 2, b.y + b.height / 2, min(b.width, b.height) / 2
@@ -198,7 +199,7 @@ def _event(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | Non
     external_label(cv, g, name, b, shape.label, element_id=shape.element_id)
 
 
-def _gateway(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _gateway(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
              tag: str, name: str) -> None:
     b = shape.bounds
     cx, cy = b.x + b.width / 2, b.y + b.height / 2
@@ -207,7 +208,7 @@ def _gateway(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | N
     external_label(cv, g, name, b, shape.label, element_id=shape.element_id)
 
 
-def _data_object(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _data_object(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
                  tag: str, name: str) -> None:
     b = shape.bounds
     fold = min(12.0, b.width / 3, b.height / 3)
@@ -225,7 +226,7 @@ def _data_object(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element
     external_label(cv, g, name, b, shape.label, element_id=shape.element_id)
 
 
-def _data_store(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _data_store(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
                 tag: str, name: str) -> None:
     b = shape.bounds
     ry = min(b.height / 6, 8.0)
@@ -239,7 +240,7 @@ def _data_store(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element 
     external_label(cv, g, name, b, shape.label, element_id=shape.element_id)
 
 
-def _band_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, horizontal: bool) -> None:
+def _band_label(cv: Canvas, g: Node, name: str, b: Bounds, horizontal: bool) -> None:
     if not name:
         return
     length = (b.height if horizontal else b.width) - 10
@@ -253,7 +254,7 @@ def _band_label(cv: Canvas, g: etree._Element, name: str, b: Bounds, horizontal:
         text_lines(g, lines, b.x + b.width / 2, b.y + (BAND - h) / 2, "label band", full_text=name)
 
 
-def _swimlane(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _swimlane(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
               tag: str, name: str) -> None:
     b = shape.bounds
     horizontal = shape.is_horizontal is not False
@@ -269,7 +270,7 @@ def _swimlane(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | 
     _band_label(cv, g, name, b, horizontal)
 
 
-def _annotation(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _annotation(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
                 tag: str, name: str) -> None:
     b = shape.bounds
     rect(g, b.x, b.y, b.width, b.height, "hit")
@@ -287,7 +288,7 @@ def _annotation(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element 
         cv.grow(left, b.y, left + w, b.y + 4 + block_height(len(lines), SMALL_FONT))
 
 
-def _group(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _group(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
            tag: str, name: str) -> None:
     b = shape.bounds
     rect(g, b.x, b.y, b.width, b.height, "shape thin none group-box", rx=10)
@@ -296,12 +297,12 @@ def _group(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | Non
         text_lines(g, lines, b.x + b.width / 2, b.y + 4, "label halo", SMALL_FONT, full_text=name)
 
 
-def _container(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _container(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
                tag: str, name: str) -> None:
     _activity(cv, g, shape, el, tag, name)
 
 
-def _unknown(cv: Canvas, g: etree._Element, shape: Shape, el: etree._Element | None,
+def _unknown(cv: Canvas, g: Node, shape: Shape, el: etree._Element | None,
              tag: str, name: str) -> None:
     b = shape.bounds
     rect(g, b.x, b.y, b.width, b.height, "shape thin dashed none unknown-box", rx=4)

@@ -32,7 +32,7 @@ def source_identifiers(ctx: Any, store: FormStore, editor: Editor, plan: StepPla
                         paper_steps: set[str]) -> StepPlan:
     """Identifiers nobody collects yet go to the nearest earlier form; the plan records where."""
     # Steps removed by an earlier fragment are gone from the tree; they cannot take fields.
-    doms = [d for d in ctx.graph.dominators(plan.process, plan.node)
+    doms = [d for d in ctx.graph.dominators(plan.process, plan.node, with_form=True)
             if editable_form(d) and editor.element(d.id) is not None]
     # Prefer a form that already asks for this inquiry's identifiers (the registration step),
     # then any form that is not itself a paper step, nearest first.

@@ -1,19 +1,22 @@
 """SVG primitives for the diagram renderer: elements, numbers, text, arrowheads.
 
-Everything is built as lxml elements, so text from a model (a task called
-``<script>`` or ``"onload=``) can only ever become text or an attribute value,
-escaped by lxml. No ``url(...)`` reference, ``<marker>`` or id is emitted:
-arrowheads are drawn as plain paths beside their line, so several diagrams can
-be inlined in one HTML page without their ids colliding, and an overlay class
-on a flow restyles its arrowhead too.
+The drawing is built as a small tree of :class:`Node` objects and written out
+by :func:`to_string`, which escapes every attribute value and text exactly as
+lxml does (and, as lxml, refuses characters XML cannot carry), so text from a
+model (a task called ``<script>`` or ``"onload=``) can only ever become text
+or an attribute value. (An lxml tree did the same, but creating its elements
+and attributes was most of the cost of drawing a large model.) No ``url(...)``
+reference, ``<marker>`` or id is emitted: arrowheads are drawn as plain paths
+beside their line, so several diagrams can be inlined in one HTML page
+without their ids colliding, and an overlay class on a flow restyles its
+arrowhead too.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-
-from lxml import etree
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 from bpmn.textlayout import clean, is_rtl
 
@@ -24,16 +27,38 @@ MAX_TOOLTIP_CHARS = 2000
 
 Point = tuple[float, float]
 
-_TAGS: dict[str, str] = {}
-_G, _TITLE, _RECT, _CIRCLE, _PATH, _TEXT, _TSPAN = (
-    f"{{{SVG_NS}}}{t}" for t in ("g", "title", "rect", "circle", "path", "text", "tspan"))
 
+class Node:
+    """One SVG element: its tag (in the SVG namespace), its attributes, its text and children.
 
-def _tag(name: str) -> str:
-    t = _TAGS.get(name)
-    if t is None:
-        t = _TAGS[name] = f"{{{SVG_NS}}}{name}"
-    return t
+    The attributes are kept as they will be written (escaped, in order). Elements
+    that are complete when drawn (a rectangle, a path, a label) are kept as their
+    markup among their parent's children, not as nodes: a large diagram has tens of
+    thousands of them, and plain strings cost the garbage collector nothing.
+    """
+
+    __slots__ = ("attrs", "children", "tag", "text")
+
+    def __init__(self, tag: str, attrs: Mapping[str, str] | None = None) -> None:
+        self.tag = tag
+        self.attrs = "".join([f' {k}="{_attr_value(v)}"' for k, v in attrs.items()]) if attrs else ""
+        self.children: list[Node | str] = []
+        self.text: str | None = None
+
+    def set(self, key: str, value: str) -> None:
+        """Set an attribute (a new one goes last, an existing one keeps its place)."""
+        # Written values hold no quote (it is escaped), so ' key="' can only start that attribute.
+        start = f' {key}="'
+        at = self.attrs.find(start)
+        if at < 0:
+            self.attrs += f'{start}{_attr_value(value)}"'
+        else:
+            begin = at + len(start)
+            self.attrs = self.attrs[:begin] + _attr_value(value) + self.attrs[self.attrs.index('"', begin):]
+
+    def append(self, child: Node) -> None:
+        """Add ``child`` as the last child."""
+        self.children.append(child)
 
 
 _NUMS: dict[float, str] = {}
@@ -61,33 +86,35 @@ def num(v: float) -> str:
     return text
 
 
-def root(view_box: tuple[float, float, float, float], css: str) -> etree._Element:
+def root(view_box: tuple[float, float, float, float], css: str) -> Node:
     """The ``<svg>`` element with its embedded style sheet."""
     x, y, w, h = view_box
-    svg = etree.Element(_tag("svg"), {
+    svg = Node("svg", {
         "viewBox": f"{num(x)} {num(y)} {num(w)} {num(h)}", "width": num(w), "height": num(h),
-        "class": "bpmn-diagram", "role": "img"}, nsmap={None: SVG_NS})
+        "class": "bpmn-diagram", "role": "img"})
     add(svg, "style").text = css
     return svg
 
 
-def add(parent: etree._Element, name: str, attrs: dict[str, str] | None = None) -> etree._Element:
-    """A child element with the given attributes (lxml escapes every value)."""
-    return etree.SubElement(parent, _tag(name), attrs)
+def add(parent: Node, name: str, attrs: Mapping[str, str] | None = None) -> Node:
+    """A child element with the given attributes (escaped as lxml would)."""
+    node = Node(name, attrs)
+    parent.children.append(node)
+    return node
 
 
-def group(parent: etree._Element, cls: str, element_id: str | None = None,
-          title: str | None = None) -> etree._Element:
+def group(parent: Node, cls: str, element_id: str | None = None, title: str | None = None) -> Node:
     """A ``<g>`` for one diagram element, its id as ``data-element-id``.
 
     The tooltip is the group's first child, where browsers look for it.
     """
-    attrs = {"class": cls}
+    g = Node("g")
+    g.attrs = f' class="{_class_value(cls)}"'
     if element_id:
-        attrs["data-element-id"] = clean(element_id)
-    g = etree.SubElement(parent, _G, attrs)
+        g.attrs += f' data-element-id="{_attr_value(clean(element_id))}"'
+    parent.children.append(g)
     if title:
-        etree.SubElement(g, _TITLE).text = clean_multiline(title)
+        g.children.append(f"<title>{_text(clean_multiline(title))}</title>")
     return g
 
 
@@ -97,24 +124,29 @@ def clean_multiline(text: str) -> str:
         text = text[:MAX_TOOLTIP_CHARS] + "…"
     if "\n" not in text:
         return clean(text)
-    return "\n".join(c for c in (clean(line) for line in text.splitlines()) if c)
+    return "\n".join([c for c in map(clean, text.splitlines()) if c])
 
 
-def rect(parent: etree._Element, x: float, y: float, w: float, h: float, cls: str,
-         rx: float = 0) -> etree._Element:
-    attrs = {"x": num(x), "y": num(y), "width": num(max(w, 0)), "height": num(max(h, 0)), "class": cls}
-    if rx:
-        attrs["rx"] = num(rx)
-    return etree.SubElement(parent, _RECT, attrs)
+# The elements below are written at once (numbers come from num(): digits, a point
+# and a minus sign, nothing to escape).
+
+def rect(parent: Node, x: float, y: float, w: float, h: float, cls: str, rx: float = 0) -> None:
+    parent.children.append(
+        f'<rect x="{num(x)}" y="{num(y)}" width="{num(max(w, 0))}" height="{num(max(h, 0))}" '
+        f'class="{_class_value(cls)}"' + (f' rx="{num(rx)}"/>' if rx else "/>"))
 
 
-def circle(parent: etree._Element, cx: float, cy: float, r: float, cls: str) -> etree._Element:
-    return etree.SubElement(parent, _CIRCLE, {"cx": num(cx), "cy": num(cy), "r": num(max(r, 0)),
-                                                     "class": cls})
+def circle(parent: Node, cx: float, cy: float, r: float, cls: str) -> None:
+    parent.children.append(f'<circle cx="{num(cx)}" cy="{num(cy)}" r="{num(max(r, 0))}" class="{_class_value(cls)}"/>')
 
 
-def path(parent: etree._Element, d: str, cls: str) -> etree._Element:
-    return etree.SubElement(parent, _PATH, {"d": d, "class": cls})
+def path(parent: Node, d: str, cls: str) -> None:
+    parent.children.append(f'<path d="{_attr_value(d)}" class="{_class_value(cls)}"/>')
+
+
+def polyline(parent: Node, points: Sequence[Point], cls: str) -> None:
+    """``path(parent, polyline_d(points), cls)``: a path through ``points`` (its data needs no escaping)."""
+    parent.children.append(f'<path d="{polyline_d(points)}" class="{_class_value(cls)}"/>')
 
 
 def polyline_d(points: Sequence[Point]) -> str:
@@ -126,7 +158,7 @@ def polygon_d(points: Iterable[Point]) -> str:
     return polyline_d(list(points)) + "Z"
 
 
-def arrowhead(parent: etree._Element, tail: Point, tip: Point, cls: str,
+def arrowhead(parent: Node, tail: Point, tip: Point, cls: str,
               length: float = 11, half_width: float = 4) -> None:
     """A triangular head at ``tip`` pointing away from ``tail``."""
     dx, dy = tip[0] - tail[0], tip[1] - tail[1]
@@ -136,12 +168,14 @@ def arrowhead(parent: etree._Element, tail: Point, tip: Point, cls: str,
     ux, uy = dx / d, dy / d
     bx, by = tip[0] - ux * length, tip[1] - uy * length
     px, py = -uy * half_width, ux * half_width
-    path(parent, polygon_d([tip, (bx + px, by + py), (bx - px, by - py)]), cls)
+    # polygon_d([tip, (bx + px, by + py), (bx - px, by - py)]), written out: one per flow
+    outline = f"M{num(tip[0])},{num(tip[1])}L{num(bx + px)},{num(by + py)}L{num(bx - px)},{num(by - py)}Z"
+    parent.children.append(f'<path d="{outline}" class="{_class_value(cls)}"/>')
 
 
-def text_lines(parent: etree._Element, lines: Sequence[str], cx: float, top: float,
+def text_lines(parent: Node, lines: Sequence[str], cx: float, top: float,
                cls: str = "label", font_size: float = FONT_SIZE,
-               full_text: str | None = None) -> etree._Element | None:
+               full_text: str | None = None) -> None:
     """Lines of text from ``top``, anchored at ``cx``.
 
     Alignment and size come from the style sheet through ``cls`` (CSS beats
@@ -151,21 +185,18 @@ def text_lines(parent: etree._Element, lines: Sequence[str], cx: float, top: flo
     word stays right-to-left.
     """
     if not lines:
-        return None
-    attrs = {"x": num(cx), "y": num(top + font_size * 0.95), "class": cls}
+        return
+    x = num(cx)
+    start = f'<text x="{x}" y="{num(top + font_size * 0.95)}" class="{_class_value(cls)}"'
     if is_rtl(full_text if full_text is not None else lines[0]):
-        attrs["direction"] = "rtl"
-        attrs["unicode-bidi"] = "embed"
-    t = etree.SubElement(parent, _TEXT, attrs)
+        start += ' direction="rtl" unicode-bidi="embed"'
     if len(lines) == 1:
-        t.text = lines[0]
-        return t
-    x = attrs["x"]
-    step = num(font_size * LINE_HEIGHT)
-    for i, line in enumerate(lines):
-        span = etree.SubElement(t, _TSPAN, {"x": x, "dy": step} if i else {"x": x})
-        span.text = line
-    return t
+        parent.children.append(f"{start}>{_text(lines[0])}</text>")
+        return
+    first = f'<tspan x="{x}">'
+    rest = f'<tspan x="{x}" dy="{num(font_size * LINE_HEIGHT)}">'
+    spans = "".join([f"{rest if i else first}{_text(line)}</tspan>" for i, line in enumerate(lines)])
+    parent.children.append(f"{start}>{spans}</text>")
 
 
 def block_height(n_lines: int, font_size: float = FONT_SIZE) -> float:
@@ -173,6 +204,87 @@ def block_height(n_lines: int, font_size: float = FONT_SIZE) -> float:
     return n_lines * font_size * LINE_HEIGHT if n_lines else 0.0
 
 
-def to_string(svg: etree._Element) -> str:
-    """The SVG as a string without an XML declaration (ready to inline in HTML)."""
-    return etree.tostring(svg, encoding="unicode")
+# -- writing ---------------------------------------------------------------------
+
+# What lxml (libxml2) escapes: in attribute values also quotes and the white space
+# a parser would normalise; in text the carriage return. Characters XML 1.0 cannot
+# carry (C0 controls, lone surrogates, U+FFFE/U+FFFF) lxml refuses to put into a tree.
+_NOT_XML = "\\x00-\\x08\\x0b\\x0c\\x0e-\\x1f\\ud800-\\udfff\\ufffe\\uffff"
+_ATTR_SPECIAL = re.compile(f'[&<>"\\n\\r\\t{_NOT_XML}]')
+_TEXT_SPECIAL = re.compile(f"[&<>\\r{_NOT_XML}]")
+_BAD = re.compile(f"[{_NOT_XML}]")
+
+
+def _refuse(value: str) -> None:
+    """Raise as lxml does for text it cannot put into a tree."""
+    bad = _BAD.search(value)
+    if bad is not None:
+        bad.group().encode("utf-8")   # a lone surrogate: the UnicodeEncodeError lxml gives
+        raise ValueError("All strings must be XML compatible: Unicode or ASCII, no NULL bytes or control characters")
+
+
+def _attr_value(value: str) -> str:
+    if _ATTR_SPECIAL.search(value) is None:
+        return value
+    _refuse(value)
+    return (value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+            .replace("\n", "&#10;").replace("\r", "&#13;").replace("\t", "&#9;"))
+
+
+_CLASSES: dict[str, str] = {}
+
+
+def _class_value(cls: str) -> str:
+    """:func:`_attr_value` of a class attribute (remembered: a diagram uses a few dozen)."""
+    done = _CLASSES.get(cls)
+    if done is None:
+        done = _attr_value(cls)
+        if len(_CLASSES) > 10_000:
+            _CLASSES.clear()
+        _CLASSES[cls] = done
+    return done
+
+
+def _text(value: str) -> str:
+    if _TEXT_SPECIAL.search(value) is None:
+        return value
+    _refuse(value)
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\r", "&#13;")
+
+
+def _write(node: Node, out: list[str]) -> None:
+    children, text = node.children, node.text
+    if text is None and not children:
+        out.append(f"<{node.tag}{node.attrs}/>")
+        return
+    out.append(f"<{node.tag}{node.attrs}>" if text is None else f"<{node.tag}{node.attrs}>{_text(text)}")
+    for child in children:
+        if child.__class__ is str:
+            out.append(child)
+        else:
+            _write(child, out)
+    out.append(f"</{node.tag}>")
+
+
+def inner_markup(node: Node) -> str:
+    """What :func:`to_string` writes for ``node``'s text and children (the element's content)."""
+    out: list[str] = [_text(node.text)] if node.text is not None else []
+    for child in node.children:
+        if child.__class__ is str:
+            out.append(child)
+        else:
+            _write(child, out)
+    return "".join(out)
+
+
+def to_string(svg: Node) -> str:
+    """The SVG as a string without an XML declaration (ready to inline in HTML).
+
+    Written as lxml writes a tree with the SVG namespace as the default one.
+    Text holding a character XML cannot carry raises ``ValueError``, as lxml
+    does (model text is cleaned before it gets here).
+    """
+    out: list[str] = []
+    _write(svg, out)
+    out[0] = f'<{svg.tag} xmlns="{SVG_NS}"' + out[0][1 + len(svg.tag):]
+    return "".join(out)

@@ -129,6 +129,9 @@ def _split_long(word: str, max_width: float, font_size: float) -> list[str]:
     return parts
 
 
+_WRAPPED: dict[tuple, tuple[str, ...]] = {}
+
+
 def wrap(text: str, max_width: float, font_size: float, max_lines: int | None = None,
          first_width: float | None = None, first_lines: int = 1) -> list[str]:
     """Break ``text`` into lines no wider than ``max_width`` (estimated).
@@ -138,6 +141,19 @@ def wrap(text: str, max_width: float, font_size: float, max_lines: int | None = 
     (the full text goes into the element's tooltip). ``first_width`` narrows
     the first ``first_lines`` lines (to clear an icon).
     """
+    # Diagrams repeat names (and the same name is wrapped again to clear an icon): remembered.
+    key = (text, max_width, font_size, max_lines, first_width, first_lines)
+    done = _WRAPPED.get(key)
+    if done is None:
+        done = tuple(_wrap(text, max_width, font_size, max_lines, first_width, first_lines))
+        if len(_WRAPPED) > 20_000:
+            _WRAPPED.clear()
+        _WRAPPED[key] = done
+    return list(done)
+
+
+def _wrap(text: str, max_width: float, font_size: float, max_lines: int | None,
+          first_width: float | None, first_lines: int) -> list[str]:
     text = clean(text)
     if not text:
         return []
