@@ -47,6 +47,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from sqlalchemy import event, func, select
@@ -129,6 +130,7 @@ class _Cached:
     live: LiveInstance
     hashes: dict[str, str]
     meta: dict[str, Any]
+    state: InstanceState | None = None  # what the action that made this version returned
 
 
 class _LiveCache:
@@ -230,7 +232,11 @@ class Engine:
             row = Instances(session, self.clock).get(instance_id)
             cached = self._cache.take(instance_id, row.lock_version) or self._restore(session, row)
             self._cache.put_after_commit(session, instance_id, cached)
-            return self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
+            # The state the last action returned is still the state while nothing moved since
+            # (its data is a read-only mapping, so handing it out again is safe).
+            if cached.state is None or cached.state.lock_version != row.lock_version:
+                cached.state = self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
+            return cached.state
 
     def tasks(self, instance_id: str, *, active_only: bool = True) -> list[TaskView]:
         """The inbox rows of an instance."""
@@ -409,7 +415,8 @@ class Engine:
                                                           data=live.data if ended else None)
         entry = _Cached(new_version, live, hashes, meta)
         self._cache.put_after_commit(session, row.id, entry)
-        return self._state(row, new_version, status, entry, snap, failure_text)
+        entry.state = self._state(row, new_version, status, entry, snap, failure_text)
+        return entry.state
 
     def _settle_humans(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any], ended: bool,
                        actor: str, done_row: str | None) -> None:
@@ -476,7 +483,8 @@ class Engine:
         if failure is None and status == "failed":
             failure = cached.meta.get("failure")
         return InstanceState(row.id, row.version_id, row.process_id, status, row.business_key, lock_version,
-                             cached.live.data, tuple(waiting), refs if status == "waiting" else (), failure)
+                             MappingProxyType(cached.live.data), tuple(waiting), refs if status == "waiting" else (),
+                             failure)
 
     def _spec_json(self, session: Session, version_id: str) -> Mapping[str, Any]:
         with self._specs_lock:
