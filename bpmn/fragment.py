@@ -28,6 +28,7 @@ from lxml import etree
 from bpmn.catalog import Catalog
 from bpmn.formedit import NewField, camunda_form_data, new_schema, spiff_form_element
 from bpmn.inquiryplan import InquiryPlan, StepPlan
+from bpmn.parties import default_parties
 from bpmn.redesign_rules import duration_seconds
 from bpmn.rewrite import XSI_NS, Editor, q
 
@@ -206,36 +207,44 @@ class Builder:
         timeout = self.timeout or rule.timeout
         docs = self._doc_names(inq.documents, dict(plan.surfaces))
         provider = inq.service.provider_fa if w.lang == "fa" else inq.service.provider_en
+        # One person's inquiry among several: ids, variables and names say whose it is.
+        key = svc if inq.party is None else f"{svc}_{inq.party}"
+        who = ""
+        if inq.party is not None:
+            label = default_parties().parties[inq.party].label(w.lang)
+            docs = w.t(f"{docs} {label}", f"{docs} of the {label}")
+            who = w.t(f" ({label})", f" ({label})")
         front = lanes.applicant if lanes.applicant is not None else lanes.main
         consent = gate = preview = None
         if rule.consent:
-            consent = self._node(frag, "userTask", f"consent_{pid}_{svc}",
+            consent = self._node(frag, "userTask", f"consent_{pid}_{key}",
                                  w.t(f"رضایت متقاضی به استعلام از {provider}",
                                      f"Applicant consents to the inquiry at {provider}"),
                                  front, "main", index, "consent", pid, TASK)
             self.add_form(consent, consent.get("name"), [NewField(
-                f"consent_{svc}", w.t(f"موافقم که اطلاعات لازم از {provider} استعلام شود",
+                f"consent_{key}", w.t(f"موافقم که اطلاعات لازم از {provider} استعلام شود",
                                       f"I agree that the agency asks {provider} for this information"), "boolean")])
-            gate = self._node(frag, "exclusiveGateway", f"consent_{pid}_{svc}_given",
+            gate = self._node(frag, "exclusiveGateway", f"consent_{pid}_{key}_given",
                               w.t("رضایت داد؟", "Consent given?"), front, "main", index, "consent_gateway", pid,
                               GATEWAY)
         if rule.preview:
-            preview = self._node(frag, "userTask", f"preview_{pid}_{svc}",
+            preview = self._node(frag, "userTask", f"preview_{pid}_{key}",
                                  w.t(f"تأیید اطلاعات استعلام از {provider} توسط متقاضی",
                                      f"Applicant confirms the details sent to {provider}"),
                                  front, "main", index, "preview", pid, TASK)
             self.add_form(preview, preview.get("name"), [NewField(
-                f"confirm_{svc}", w.t("اطلاعاتی که برای استعلام فرستاده می‌شود درست است",
+                f"confirm_{key}", w.t("اطلاعاتی که برای استعلام فرستاده می‌شود درست است",
                                       "The details sent for the inquiry are right"), "boolean")])
-        inquiry = self._node(frag, "serviceTask", f"inq_{pid}_{svc}",
-                             inq.service.name_fa if w.lang == "fa" else inq.service.name_en,
+        inquiry = self._node(frag, "serviceTask", f"inq_{pid}_{key}",
+                             (inq.service.name_fa if w.lang == "fa" else inq.service.name_en) + who,
                              lanes.main, "main", index, "inquiry", pid, TASK)
         iid = inquiry.get("id")
-        self.ed.mark(inquiry, "inquiry", pid, documents=" ".join(inq.documents), service=svc)
+        self.ed.mark(inquiry, "inquiry", pid, documents=" ".join(inq.documents), service=svc,
+                     **({"party": inq.party} if inq.party else {}))
         ext = etree.SubElement(inquiry, q("extensionElements"))
         op = etree.SubElement(ext, q("serviceTaskOperator", SPIFF))
         op.set("id", f"inquiry/{svc}")
-        op.set("resultVariable", f"inq_{svc}")
+        op.set("resultVariable", f"inq_{key}")
         params = etree.SubElement(op, q("parameters", SPIFF))
         for p in inq.params:
             par = etree.SubElement(params, q("parameter", SPIFF))
@@ -271,15 +280,16 @@ class Builder:
         if rule.fallback == "clerk":
             name = w.t(f"بررسی اصل {docs} توسط کارمند (استعلام پاسخ نداد)",
                        f"Clerk checks the original {docs} (the inquiry did not answer)")
-            fields = [NewField(f"checked_{svc}", w.t(f"اصل {docs} دیده شد و معتبر است",
+            fields = [NewField(f"checked_{key}", w.t(f"اصل {docs} دیده شد و معتبر است",
                                                       f"The original {docs} was seen and is valid"), "boolean")]
         else:
             name = w.t(f"بارگذاری تصویر {docs} توسط متقاضی (استعلام پاسخ نداد)",
                        f"Applicant uploads {docs} (the inquiry did not answer)")
-            fields = [NewField(upload_ids.get(d) or f"{d}_file",
-                               w.t(f"تصویر {plan.surfaces.get(d, d)}", f"Scan of {plan.surfaces.get(d, d)}"), "file")
+            fields = [NewField(_upload_id(upload_ids.get(d) or f"{d}_file", inq.party),
+                               w.t(f"تصویر {plan.surfaces.get(d, d)}", f"Scan of {plan.surfaces.get(d, d)}") + who,
+                               "file")
                       for d in inq.documents]
-        fallback = self._node(frag, "userTask", f"fallback_{pid}_{svc}", name, fb_lane, "fallback", index,
+        fallback = self._node(frag, "userTask", f"fallback_{pid}_{key}", name, fb_lane, "fallback", index,
                               "inquiry_fallback", pid, TASK)
         self.ed.mark(fallback, "inquiry_fallback", pid, documents=" ".join(inq.documents), fallback=rule.fallback,
                      service=svc)
@@ -289,7 +299,7 @@ class Builder:
         if consent is not None and gate is not None:
             self._flow(frag, consent.get("id"), gate.get("id"), index)
             nxt = (preview if preview is not None else inquiry).get("id")
-            self._flow(frag, gate.get("id"), nxt, index, w.t("بله", "yes"), f"consent_{svc} == True")
+            self._flow(frag, gate.get("id"), nxt, index, w.t("بله", "yes"), f"consent_{key} == True")
             gate.set("default", self._flow(frag, gate.get("id"), fid_, index, w.t("خیر", "no")))
         if preview is not None:
             self._flow(frag, preview.get("id"), iid, index)
@@ -350,6 +360,11 @@ class Builder:
                 self.ed.remove_di(plan.node.id)
                 self.ed.remove(self.ed.element(plan.node.id))
                 frag.removed_ids.append(plan.node.id)
+
+
+def _upload_id(field_id: str, party: str | None) -> str:
+    """The upload fallback's field: the step's own upload field, or one per person when several."""
+    return field_id if party is None else f"{field_id}_{party}"
 
 
 def camunda_or_spiff_form(editor: Editor, style: str, new_files: dict[str, bytes], stem: str,

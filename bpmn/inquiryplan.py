@@ -31,6 +31,7 @@ from bpmn.evidence import APPLICANT, ModelContext
 from bpmn.formfields import Form, FormField
 from bpmn.lexicon import Lexicon
 from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow
+from bpmn.parties import Parties, default_parties
 from bpmn.redesign_rules import Rule, Rules
 
 # Steps a redesign may remove outright: simple activities whose only work was taking papers.
@@ -48,6 +49,7 @@ class Param:
     source_step: str | None    # the step whose form holds (or now gets) the field
     added: bool = False        # True when the redesign adds the field to that form
     new_step: bool = False     # True when no earlier form exists: a new step asks for it
+    party: str | None = None   # whose identifier, when the step asks papers of several people
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class InquiryPlan:
     documents: tuple[str, ...]
     params: tuple[Param, ...]
     rule: Rule
+    party: str | None = None   # the person this inquiry is about (None: the one person of the step)
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,7 @@ class _Context:
     fallback_overrides: Mapping[str, str]
     lang: str
     evidence: ModelContext
+    parties: Parties = field(default_factory=default_parties)
     _fields: dict[str, list[tuple[str, FormField]]] = field(default_factory=dict)
     _counts: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     _hosts: set[str] | None = None
@@ -314,6 +318,46 @@ def _available(ctx: _Context, process: Process, node: FlowNode) -> dict[str, tup
                 if is_exact:
                     exact.add(ident)
     return found
+
+
+def _available_by_party(ctx: _Context, process: Process, node: FlowNode
+                        ) -> dict[tuple[str | None, str], tuple[str, str]]:
+    """(party or None, identifier id) -> (variable, step), as :func:`_available`, per field's party."""
+    found: dict[tuple[str | None, str], tuple[str, str]] = {}
+    for dom in ctx.graph.dominators(process, node, with_form=True):
+        for ident, f in ctx.identifiers_of(dom):
+            key = (ctx.parties.of_field(f.id, f.label), ident)
+            if key not in found:
+                found[key] = (variable_expression(f.id), dom.id)
+    return found
+
+
+def _party_params(ctx: _Context, service: InquiryService, party: str, available: Mapping[str, tuple[str, str]],
+                  by_party: Mapping[tuple[str | None, str], tuple[str, str]]) -> list[Param]:
+    """One party's parameters: its own personal identifiers, the step's shared ones.
+
+    A personal identifier (national code, birth date...) comes from a field of that party
+    (``buyer_national_code``, «کد ملی خریدار»); for the applicant a field naming nobody
+    will do. When there is none, a field ``<party>_<identifier>`` is added.
+    """
+    personal = ctx.parties.personal
+    params = []
+    for ref in service.inputs:
+        hit = next(((i, by_party[(party, i)]) for i in ref.ids if i in personal and (party, i) in by_party), None)
+        if hit is None and party == "applicant":
+            hit = next(((i, by_party[(None, i)]) for i in ref.ids if i in personal and (None, i) in by_party), None)
+        if hit is None:
+            hit = next(((i, available[i]) for i in ref.ids if i not in personal and i in available), None)
+        if hit is not None:
+            ident, (var, step) = hit
+            params.append(Param(ident, var, step, party=party if ident in personal else None))
+        elif not ref.optional:
+            ident = ref.ids[0]
+            if ident in personal:
+                params.append(Param(ident, f"{party}_{ident}", None, added=True, party=party))
+            else:
+                params.append(Param(ident, ident, None, added=True))
+    return params
 
 
 def _missing(service: InquiryService, available: Mapping[str, Any]) -> list[str]:
@@ -447,19 +491,31 @@ def plan_step(ctx: _Context, process: Process, node: FlowNode, hits: Sequence[An
         documentation = rewrite_documentation(ctx, node.documentation, replaced_set, kept_ids, surfaces) \
             if node.documentation else None
 
+    # Papers asked of several people: which people, per document (none for the usual single person).
+    party_texts = [node.name or "", node.documentation, *ctx.evidence.annotations.get(node.id, ()), *texts]
+    parties = {d: ctx.parties.of_document(ctx.lexicon, d, party_texts) for d in replaced_ids}
+    by_party = _available_by_party(ctx, process, node) if any(parties.values()) else {}
     inquiries = []
     for sid, docs in by_service.items():
         service = ctx.catalog.services[sid]
-        params = []
-        for ref in service.inputs:
-            hit = next((i for i in ref.ids if i in available), None)
-            if hit is not None:
-                var, step = available[hit]
-                params.append(Param(hit, var, step))
-            elif not ref.optional:
-                params.append(Param(ref.ids[0], ref.ids[0], None, added=True))
-        rule = ctx.rules.for_documents(docs, ctx.fallback_overrides)
-        inquiries.append(InquiryPlan(service, tuple(docs), tuple(params), rule))
+        plain = [d for d in docs if not parties[d]]
+        if plain:
+            params = []
+            for ref in service.inputs:
+                hit = next((i for i in ref.ids if i in available), None)
+                if hit is not None:
+                    var, step = available[hit]
+                    params.append(Param(hit, var, step))
+                elif not ref.optional:
+                    params.append(Param(ref.ids[0], ref.ids[0], None, added=True))
+            rule = ctx.rules.for_documents(plain, ctx.fallback_overrides)
+            inquiries.append(InquiryPlan(service, tuple(plain), tuple(params), rule))
+        # One inquiry per person the papers are asked of, each with that person's identifiers.
+        for party in dict.fromkeys(p for d in docs for p in parties[d]):
+            mine = [d for d in docs if party in parties[d]]
+            rule = ctx.rules.for_documents(mine, ctx.fallback_overrides)
+            inquiries.append(InquiryPlan(service, tuple(mine), tuple(_party_params(ctx, service, party, available,
+                                                                                    by_party)), rule, party))
     return StepPlan(node, process, replaced_ids, kept_ids, tuple(inquiries), remove, keep_reason,
                     tuple(fields_removed), tuple(data_removed), tuple(flows_removed), rename, documentation,
                     surfaces)

@@ -19,6 +19,7 @@ from bpmn.formedit import NewField
 from bpmn.fragment import Fragment
 from bpmn.inquiryplan import InquiryPlan, StepPlan
 from bpmn.model import FlowNode
+from bpmn.parties import default_parties
 from bpmn.redesign_rules import duration_seconds
 
 # Which change item an added node belongs to, by its panjereh:role.
@@ -180,9 +181,9 @@ class ChangeLog:
             if plan is group[0]:
                 removed += [r for r in frag.removed_ids if r not in [p.node.id for p in group]]
             services = tuple(inq.service.id for inq in plan.inquiries)
-            providers = self.t("، ", ", ").join(self._provider(inq) for inq in plan.inquiries)
+            providers = self.t("، ", ", ").join(dict.fromkeys(self._provider(inq) for inq in plan.inquiries))
             params = self.t("؛ ", "; ").join(
-                f"{inq.service.id}: " + self.t("، ", ", ").join(
+                f"{self._unit_name(plan, inq)}: " + self.t("، ", ", ").join(
                     f"{p.identifier} ← {p.variable}" + (f" ({p.source_step})" if p.source_step else "")
                     for p in inq.params)
                 for inq in plan.inquiries)
@@ -241,29 +242,41 @@ class ChangeLog:
                 f"برای جای دادن مراحل تازه، {', '.join(widened)} به سمت راست پهن‌تر شد؛ هیچ شکل دیگری جابه‌جا نشد.",
                 f"{', '.join(widened)} were widened to the right to make room; no other shape moved.")))
 
+    def _unit_name(self, plan: StepPlan, inq: InquiryPlan) -> str:
+        """How an inquiry is named in the log: its service, and whose papers when several people's."""
+        if inq.party is None:
+            return inq.service.id
+        docs = self._docs(plan, inq.documents)
+        who = default_parties().parties[inq.party].label("fa" if self.fa else "en")
+        return self.t(f"{inq.service.id} برای {who} ({inq.party}؛ {docs})",
+                      f"{inq.service.id} for the {who} ({inq.party}; {docs})")
+
     def _unit_items(self, plan: StepPlan, inq: InquiryPlan, groups: dict[tuple[int, str], list[str]],
                     index: int) -> None:
         docs = self._docs(plan, inq.documents)
+        if inq.party is not None:
+            who = default_parties().parties[inq.party].label("fa" if self.fa else "en")
+            docs = self.t(f"{docs} {who}", f"{docs} of the {who}")
         rule = inq.rule
         minutes = duration_seconds(rule.timeout) / 60
         if rule.fallback == "clerk":
             what = self.t(f"کارمند اصل {docs} را بررسی می‌کند", f"a clerk checks the original {docs}")
         else:
             what = self.t(f"متقاضی تصویر {docs} را بارگذاری می‌کند", f"the applicant uploads {docs}")
-        svc = inq.service.id
-        self.changes.append(Change(plan.node.id, "add_fallback", inq.documents, (svc,),
+        svc = self._unit_name(plan, inq) if inq.party else inq.service.id
+        self.changes.append(Change(plan.node.id, "add_fallback", inq.documents, (inq.service.id,),
                                    tuple(groups.get((index, "fallback"), [])), (), self.t(
             f"اگر استعلام {svc} خطا دهد یا تا {minutes:g} دقیقه پاسخ ندهد، {what} و فرایند از همان‌جا ادامه "
             f"می‌یابد.",
             f"If the inquiry {svc} fails or gives no answer within {minutes:g} minutes, {what} and the process "
             f"goes on from there.")))
         if groups.get((index, "consent")):
-            self.changes.append(Change(plan.node.id, "add_consent", inq.documents, (svc,),
+            self.changes.append(Change(plan.node.id, "add_consent", inq.documents, (inq.service.id,),
                                        tuple(groups[(index, "consent")]), (), self.t(
                 f"طبق قواعد، پیش از استعلام {svc} رضایت متقاضی گرفته می‌شود؛ اگر رضایت ندهد، {what}.",
                 f"The rules require the applicant's consent before the inquiry {svc}; without it, {what}.")))
         if groups.get((index, "preview")):
-            self.changes.append(Change(plan.node.id, "add_preview", inq.documents, (svc,),
+            self.changes.append(Change(plan.node.id, "add_preview", inq.documents, (inq.service.id,),
                                        tuple(groups[(index, "preview")]), (), self.t(
                 f"متقاضی پیش از استعلام {svc} اطلاعاتی را که فرستاده می‌شود می‌بیند و تأیید می‌کند.",
                 f"The applicant sees and confirms what is sent before the inquiry {svc}.")))

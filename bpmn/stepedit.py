@@ -24,6 +24,7 @@ from bpmn.formedit import FormStore, NewField
 from bpmn.inquiryplan import StepPlan, editable_form
 from bpmn.lexicon import Lexicon
 from bpmn.load import BPMN_NS
+from bpmn.parties import default_parties
 from bpmn.redesign_log import ChangeLog
 from bpmn.rewrite import Editor
 
@@ -51,8 +52,8 @@ def source_identifiers(ctx: Any, store: FormStore, editor: Editor, plan: StepPla
         for p in inq.params:
             if p.added and p.source_step is None:
                 ident = ctx.catalog.identifiers.get(p.identifier)
-                label = _label(ident, ctx.lang, p.identifier)
-                additions.append(NewField(p.identifier, label, "string", required, ident.pattern if ident else None))
+                label = _label(ident, ctx.lang, p.identifier, p.party)
+                additions.append(NewField(p.variable, label, "string", required, ident.pattern if ident else None))
                 p = dataclasses.replace(p, source_step=target.id)
             params.append(p)
         inquiries.append(dataclasses.replace(inq, params=tuple(params)))
@@ -70,17 +71,20 @@ def missing_fields(catalog: Catalog, group: Sequence[StepPlan], lang: str) -> li
     for plan in group:
         for inq in plan.inquiries:
             for p in inq.params:
-                if p.added and p.source_step is None and p.identifier not in out:
+                if p.added and p.source_step is None and p.variable not in out:
                     ident = catalog.identifiers.get(p.identifier)
-                    label = _label(ident, lang, p.identifier)
-                    out[p.identifier] = NewField(p.identifier, label, "string", True, ident.pattern if ident else None)
+                    label = _label(ident, lang, p.identifier, p.party)
+                    out[p.variable] = NewField(p.variable, label, "string", True, ident.pattern if ident else None)
     return list(out.values())
 
 
-def _label(ident: Any, lang: str, fallback: str) -> str:
-    """A form label for an identifier field, from the catalog's names."""
+def _label(ident: Any, lang: str, fallback: str, party: str | None = None) -> str:
+    """A form label for an identifier field, from the catalog's names (and whose it is: «کد ملی خریدار»)."""
     names = (ident.names_fa if lang == "fa" else ident.names_en) if ident is not None else ()
     text = names[0] if names else fallback
+    if party is not None:
+        who = default_parties().parties[party].label(lang)
+        text = f"{text} {who}" if lang == "fa" else f"{text} of the {who}"
     return text[:1].upper() + text[1:]
 
 

@@ -124,7 +124,9 @@ def test_each_inquiry_has_operator_boundaries_fallback_and_merge(path: Path):
         assert inq.tag == "serviceTask"
         op = inq.element.find(f"{{{BPMN_NS}}}extensionElements/{spiff}serviceTaskOperator")
         service = inq.element.get("{https://panjereh.ir/schema/bpmn/1}service")
-        assert op.get("id") == f"inquiry/{service}" and op.get("resultVariable") == f"inq_{service}"
+        party = inq.element.get("{https://panjereh.ir/schema/bpmn/1}party")
+        result = f"inq_{service}" if party is None else f"inq_{service}_{party}"
+        assert op.get("id") == f"inquiry/{service}" and op.get("resultVariable") == result
         assert service in default_catalog().services
         params = op.findall(f"{spiff}parameters/{spiff}parameter")
         needed = [ref for ref in default_catalog().services[service].inputs if not ref.optional]

@@ -72,6 +72,8 @@ def identifiers(person: Person, spouse: Person) -> dict[str, Any]:
         "national_code": person.national_code, "owner_national_code": person.national_code,
         "groom_national_code": person.national_code, "bride_national_code": spouse.national_code,
         "seller_national_code": person.national_code, "buyer_national_code": spouse.national_code,
+        "groom_birth_date": person.birth_date_jalali, "bride_birth_date": spouse.birth_date_jalali,
+        "seller_birth_date": person.birth_date_jalali, "buyer_birth_date": spouse.birth_date_jalali,
         "birth_date": person.birth_date_jalali, "mobile": person.mobile or "09120000000",
         "postal_code": person.postal_code, "shop_postal_code": person.postal_code,
         "registry_plate": deed["registry_plate_main_sub"], "registry_plate_main_sub": deed["registry_plate_main_sub"],
