@@ -184,6 +184,12 @@ def _held_statement(names: tuple[str, ...]) -> Any:
     return found
 
 
+# Giving a job back untried: the attempt the lease counted is taken back.
+_RELEASE = update(_T).where(*_HELD).values(
+    status="ready", attempts=_T.c.attempts - 1, lease_owner=None, lease_token=None, lease_expires_at=None,
+    updated_at=bindparam("b_now", type_=_T.c.updated_at.type))
+
+
 def _view(job: Job) -> JobView:
     return JobView(id=job.id, kind=job.kind, status=job.status, attempts=job.attempts,
                    max_attempts=job.max_attempts, due_at=job.due_at, idempotency_key=job.idempotency_key,
@@ -277,8 +283,9 @@ class JobQueue:
 
     def release(self, lease: Lease) -> None:
         """Give a job back untried (a worker stopping before it ran it); the attempt is not counted."""
-        self._update_held(lease, status="ready", attempts=Job.attempts - 1, lease_owner=None, lease_token=None,
-                          lease_expires_at=None)
+        result = self._session.execute(_RELEASE, {"b_id": lease.job_id, "b_token": lease.token,
+                                                  "b_now": self._clock.now()})
+        self._check_held(lease, result)
 
     def fail(self, lease: Lease, error: str, *, retryable: bool = True, details: Mapping[str, Any] | None = None,
              escalate: Escalation | None = None) -> FailOutcome:
@@ -310,16 +317,12 @@ class JobQueue:
     def _update_held(self, lease: Lease, **values: Any) -> None:
         """Apply ``values`` to the job only if ``lease`` still holds it."""
         values = {"updated_at": self._clock.now(), **values}
-        if any(hasattr(value, "__clause_element__") or hasattr(value, "_is_clause_element")
-               for value in values.values()):  # an expression (attempts - 1): build the statement here
-            statement: Any = update(Job).where(*_HELD).values(**values)
-            params: dict[str, Any] = {"b_id": lease.job_id, "b_token": lease.token}
-        else:
-            names = tuple(sorted(values))
-            statement = _held_statement(names)
-            params = {"b_id": lease.job_id, "b_token": lease.token, **{f"v_{n}": values[n] for n in names}}
-        result = cast(CursorResult[Any], self._session.execute(statement, params))
-        if result.rowcount != 1:
+        names = tuple(sorted(values))
+        params = {"b_id": lease.job_id, "b_token": lease.token, **{f"v_{n}": values[n] for n in names}}
+        self._check_held(lease, self._session.execute(_held_statement(names), params))
+
+    def _check_held(self, lease: Lease, result: Any) -> None:
+        if cast(CursorResult[Any], result).rowcount != 1:
             raise LeaseLost(lease.job_id, lease.worker_id, self._why_lost(lease))
 
     def _why_lost(self, lease: Lease) -> str:

@@ -133,3 +133,9 @@ def check_floors(s: Scores, label: str) -> list[str]:
     print("\n" + s.summary(label))
     missed = [f"{name} {getattr(s, name):.3f} < {floor}" for name, floor in FLOORS.items() if getattr(s, name) < floor]
     return [*missed, *s.errors] if missed else []
+
+
+def assert_no_paper_step(lm: LabelledModel, model: str, task: str) -> None:
+    """A hard negative: labelled as no paper step, and not reported as one."""
+    assert lm.labels["tasks"][task]["paper"] is False, "the test's list disagrees with the labels"
+    assert task not in lm.paper(), f"{model}.{task} {lm.names[task]!r} reported as a paper step"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bpmn.detect_scoring import LabelledModel, check_floors, load_labelled, score
+from tests.bpmn.detect_scoring import LabelledModel, assert_no_paper_step, check_floors, load_labelled, score
 
 # The README's deliberate hard negatives: clerk reviews, outputs to the applicant, payments,
 # SMS/e-mail, existing service-task inquiries, letters between agencies or units, live
@@ -57,9 +57,7 @@ def test_precision_and_recall_on_samples(scored: dict[str, LabelledModel], capsy
 
 @pytest.mark.parametrize(("model", "task"), [(m, t) for m, ts in HARD_NEGATIVES.items() for t in ts])
 def test_hard_negative_is_no_paper_step(scored: dict[str, LabelledModel], model: str, task: str) -> None:
-    lm = scored[model]
-    assert lm.labels["tasks"][task]["paper"] is False, "the test's list disagrees with the labels"
-    assert task not in lm.paper(), f"{model}.{task} {lm.names[task]!r} reported as a paper step"
+    assert_no_paper_step(scored[model], model, task)
 
 
 @pytest.mark.parametrize(("model", "task", "kind"), OTHER_SMELLS)
