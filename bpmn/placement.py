@@ -195,65 +195,40 @@ class Canvas:
         if presorted:
             nearby.sort(key=itemgetter(0, 1))
         best: tuple[float, float, float] | None = None
-        if not presorted:
-            for y in ys:
-                dy = abs(y + height / 2 - ideal[1])
-                if best is not None and y_weight * dy >= best[0]:
-                    break
-                top, bottom = y - margin, y + height + margin
-                blocks = sorted([(b0, b1) for b0, b1, oy, oy1 in nearby if oy < bottom and oy1 > top])
-                cursor = xa
-                gaps: list[tuple[float, float]] = []
-                for b0, b1 in blocks:
+        # One pass per band: each gap between the band's blocks is judged as soon as it is
+        # found (min() and max() written out as the comparisons they make: this is hot).
+        ix, iy, half, half_h = ideal[0], ideal[1], width / 2, height / 2
+        left = ix - half
+        best_cost = 0.0
+        for y in ys:
+            wy = y_weight * abs(y + half_h - iy)
+            if best is not None and wy >= best_cost:
+                break
+            top, bottom = y - margin, y + height + margin
+            blocks = nearby if presorted else sorted(b for b in nearby if b[2] < bottom and b[3] > top)
+            cursor = xa
+            for b0, b1, oy, oy1 in blocks:
+                if oy < bottom and oy1 > top:
                     if b0 > cursor:
-                        gaps.append((cursor, min(b0, xb)))
-                    cursor = max(cursor, b1)
+                        g1 = xb if xb < b0 else b0
+                        if not g1 - cursor < width:
+                            x = cursor if cursor > left else left
+                            if g1 - width < x:
+                                x = g1 - width
+                            cost = abs(x + half - ix) + wy
+                            if best is None or cost < best_cost:
+                                best, best_cost = (cost, x, y), cost
+                    if b1 > cursor:
+                        cursor = b1
                     if cursor >= xb:
                         break
-                if cursor < xb:
-                    gaps.append((cursor, xb))
-                for g0, g1 in gaps:
-                    if g1 - g0 < width:
-                        continue
-                    x = min(max(ideal[0] - width / 2, g0), g1 - width)
-                    cost = abs(x + width / 2 - ideal[0]) + y_weight * dy
-                    if best is None or cost < best[0]:
-                        best = (cost, x, y)
-        else:
-            # The same, in one pass per band: each gap between the band's blocks is judged as
-            # soon as it is found (min() and max() written out as the comparisons they make).
-            ix, iy, half, half_h = ideal[0], ideal[1], width / 2, height / 2
-            left = ix - half
-            best_cost = 0.0
-            for y in ys:
-                dy = abs(y + half_h - iy)
-                wy = y_weight * dy
-                if best is not None and wy >= best_cost:
-                    break
-                top, bottom = y - margin, y + height + margin
-                cursor = xa
-                for b0, b1, oy, oy1 in nearby:
-                    if oy < bottom and oy1 > top:
-                        if b0 > cursor:
-                            g1 = xb if xb < b0 else b0
-                            if not g1 - cursor < width:
-                                x = cursor if cursor > left else left
-                                if g1 - width < x:
-                                    x = g1 - width
-                                cost = abs(x + half - ix) + wy
-                                if best is None or cost < best_cost:
-                                    best, best_cost = (cost, x, y), cost
-                        if b1 > cursor:
-                            cursor = b1
-                        if cursor >= xb:
-                            break
-                if cursor < xb and not xb - cursor < width:
-                    x = cursor if cursor > left else left
-                    if xb - width < x:
-                        x = xb - width
-                    cost = abs(x + half - ix) + wy
-                    if best is None or cost < best_cost:
-                        best, best_cost = (cost, x, y), cost
+            if cursor < xb and not xb - cursor < width:
+                x = cursor if cursor > left else left
+                if xb - width < x:
+                    x = xb - width
+                cost = abs(x + half - ix) + wy
+                if best is None or cost < best_cost:
+                    best, best_cost = (cost, x, y), cost
         if best is None:
             return None
         return Bounds(round(best[1]), round(best[2]), width, height)
