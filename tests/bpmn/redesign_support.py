@@ -15,9 +15,8 @@ from bpmn.load import BPMN_NS, Source, load_path
 from bpmn.model import Model, read_model
 from bpmn.redesign import Choices, Redesign, redesign
 from bpmn.rewrite import PANJEREH_NS
+from tests.conftest import REPO, SHARED
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 OWN_MODELS = REPO / "tests" / "data" / "redesign" / "models"
 SAMPLES = sorted((SHARED / "samples" / "models").glob("*.bpmn"))
 OWN = sorted(OWN_MODELS.glob("*.bpmn"))

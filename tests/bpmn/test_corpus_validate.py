@@ -18,9 +18,9 @@ from bpmn.load import load_path
 from bpmn.model import read_model
 from bpmn.validate import validate
 from engine.spiff import NOT_BUILDABLE, check_executable
+from tests.conftest import SHARED
 
-CORPUS = Path(os.environ.get(
-    "PANJEREH_CORPUS", Path(__file__).resolve().parents[2].parent / "shared" / "corpus"))
+CORPUS = Path(os.environ.get("PANJEREH_CORPUS", SHARED / "corpus"))
 SEVERITIES = {"error", "warning", "info"}
 
 

@@ -14,10 +14,9 @@ import pytest
 
 from bpmn.load import load_path
 from bpmn.model import read_model
+from tests.conftest import REPO, SHARED
 from webui.cmd_redesign import register
 
-REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
 SAMPLES = SHARED / "samples" / "models"
 OWN = REPO / "tests" / "data" / "redesign" / "models"
 
