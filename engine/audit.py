@@ -24,6 +24,7 @@ from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
+from engine.fastsql import execute
 from engine.models import AuditEvent
 
 
@@ -49,7 +50,12 @@ def _write_pending(session: Session) -> None:
     """Insert the events recorded in ``session`` and not yet written (one executemany)."""
     pending = session.info.pop(_PENDING, None)
     if pending:
-        session.execute(_INSERT, pending)
+        execute(session, _INSERT, pending)
+
+
+# Listening on the Session class once, not on each session that records (registering a listener
+# per transaction cost more than the INSERT it triggers); a session with nothing pending pays a dict lookup.
+event.listen(Session, "before_commit", _write_pending)
 
 
 def _entry(row: AuditEvent) -> AuditEntry:
@@ -72,7 +78,6 @@ class AuditLog:
         pending = self._session.info.get(_PENDING)
         if pending is None:
             pending = self._session.info[_PENDING] = []
-            event.listen(self._session, "before_commit", _write_pending, once=True)
         pending.append({"at": self._clock.now(), "actor": actor, "action": action, "instance_id": instance_id,
                         "details": dict(details or {})})
 

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from engine.audit import AuditLog
 from engine.clock import Clock, require_aware
 from engine.errors import AlreadyClaimed, AlreadyCompleted, ConcurrencyError, InvalidState, NotFound
+from engine.fastsql import execute
 from engine.models import HumanTask, new_id
 
 ACTIVE = ("open", "claimed")
@@ -70,7 +71,9 @@ _INSERTS = {name: make(_T).on_conflict_do_nothing(index_elements=["instance_id",
 
 
 def _complete_statement(check_version: bool) -> Any:
-    conditions = [_T.c.id == bindparam("b_id"), _T.c.status.in_(ACTIVE),
+    # Equalities, not IN: a literal IN list is rendered per call, which keeps the statement off
+    # engine.fastsql's compiled-once path.
+    conditions = [_T.c.id == bindparam("b_id"), or_(*(_T.c.status == s for s in ACTIVE)),
                   or_(_T.c.assignee.is_(None), _T.c.assignee == bindparam("b_user"))]  # unclaimed, or this user's
     if check_version:
         conditions.append(_T.c.version == bindparam("b_version"))
@@ -110,9 +113,9 @@ class HumanTasks:
                   "form_ref": form_ref, "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
         dialect = self._session.get_bind().dialect.name
-        row = self._session.execute(_INSERTS[dialect], values).one_or_none()
+        row = execute(self._session, _INSERTS[dialect], values).one_or_none()
         if row is None:  # it was there already
-            row = self._session.execute(_BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one()
+            row = execute(self._session, _BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one()
         return _view(row)
 
     def get(self, task_id: str) -> TaskView:
@@ -164,7 +167,7 @@ class HumanTasks:
         when someone else holds the task).
         """
         params = {"b_id": task_id, "b_user": user, "b_now": self._clock.now(), "b_version": expected_version}
-        row = self._session.execute(_COMPLETES[expected_version is not None], params).one_or_none()
+        row = execute(self._session, _COMPLETES[expected_version is not None], params).one_or_none()
         if row is None:
             self._explain(task_id, user, expected_version)
         view = _view(row)
@@ -230,7 +233,7 @@ class HumanTasks:
         return view
 
     def _row(self, task_id: str) -> Row[Any]:
-        row = self._session.execute(_BY_ID, {"b_id": task_id}).one_or_none()
+        row = execute(self._session, _BY_ID, {"b_id": task_id}).one_or_none()
         if row is None:
             raise NotFound("human task", task_id)
         return row

@@ -29,6 +29,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from engine.clock import require_aware
+from engine.fastsql import execute
 from engine.inquiry_record import GENESIS_HASH, ChainProblem, InquiryRecord, seal
 from engine.inquiry_record import verify_chain as verify_records
 from engine.models import InquiryRecordRow, new_id
@@ -62,7 +63,7 @@ def _lock_chain(session: Session) -> None:
 
 def chain_head(session: Session) -> tuple[int, str]:
     """The ``seq`` and ``hash`` of the newest record, or ``(0, GENESIS_HASH)`` for an empty log."""
-    row = session.execute(_HEAD).one_or_none()
+    row = execute(session, _HEAD).one_or_none()
     return (0, GENESIS_HASH) if row is None else (int(row.seq), row.hash)
 
 
@@ -88,7 +89,7 @@ def append_fields(session: Session, fields: Mapping[str, Any], seal: Seal = seal
     record.update(id=fields.get("id") or new_id(), seq=seq + 1, prev_hash=prev_hash)
     record["hash"] = seal(dict(record))
     InquiryRecord(**record)  # validates status and times the way the verifier will read them back
-    session.execute(_INSERT, record)
+    execute(session, _INSERT, record)
     return record
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Row, bindparam, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import ConcurrencyError, NotFound
+from engine.fastsql import execute
 from engine.models import INSTANCE_STATUSES, Instance, new_id
 
 
@@ -103,7 +104,7 @@ class Instances:
         view = InstanceView(id=new_id(), version_id=version_id, process_id=process_id, status=status,
                             business_key=business_key, subject=subject, lock_version=1, created_at=now,
                             updated_at=now, data=dict(data or {}))
-        self._session.execute(_INSERT, {
+        execute(self._session, _INSERT, {
             "id": view.id, "version_id": version_id, "process_id": process_id, "status": status,
             "business_key": business_key, "subject": subject, "data": dict(view.data), "lock_version": 1,
             "created_at": now, "updated_at": now})
@@ -111,7 +112,7 @@ class Instances:
 
     def get(self, instance_id: str) -> InstanceView:
         """One instance; :class:`NotFound` if there is none."""
-        row = self._session.execute(_BY_ID, {"id": instance_id}).one_or_none()
+        row = execute(self._session, _BY_ID, {"id": instance_id}).one_or_none()
         if row is None:
             raise NotFound("instance", instance_id)
         return _view(row)
@@ -122,7 +123,7 @@ class Instances:
         :class:`ConcurrencyError` if ``expected_version`` is given and the
         instance has moved on since.
         """
-        row = self._session.execute(_LOCK, {"id": instance_id}).one_or_none()
+        row = execute(self._session, _LOCK, {"id": instance_id}).one_or_none()
         if row is None:
             raise NotFound("instance", instance_id)
         if expected_version is not None and row.lock_version != expected_version:
@@ -157,7 +158,7 @@ class Instances:
         if data is not None:
             params["b_data"] = dict(data)
         statement = _SAVES[(status is not None, data is not None)]
-        result = cast(CursorResult[Any], self._session.execute(statement, params))
+        result = execute(self._session, statement, params)
         if result.rowcount != 1:
             current = self.get(instance_id)  # NotFound if it is gone
             raise ConcurrencyError(f"instance {instance_id} was changed by another action (version "

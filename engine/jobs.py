@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock, require_aware
 from engine.errors import InvalidState, LeaseLost, NotFound
+from engine.fastsql import execute
 from engine.incidents import Incidents
 from engine.models import Job, new_id
 
@@ -146,12 +147,13 @@ def _acquire_statement(dialect: str, kinds: tuple[str, ...] | None, limit: int) 
         return found
     now = bindparam("b_now", type_=_T.c.due_at.type)
     due = or_(
-        and_(_T.c.status.in_(RUNNABLE), _T.c.due_at <= now),
+        # Equalities, not IN: a literal IN list is rendered per call (see engine.fastsql).
+        and_(or_(*(_T.c.status == s for s in RUNNABLE)), _T.c.due_at <= now),
         and_(_T.c.status == "running", _T.c.lease_expires_at <= now),  # its worker died or hung
     )
     pick = select(_T.c.id).where(due).order_by(_T.c.due_at, _T.c.id).limit(limit)
     if kinds is not None:
-        pick = pick.where(_T.c.kind.in_(kinds))
+        pick = pick.where(or_(*(_T.c.kind == k for k in kinds)))
     if dialect == "postgresql":
         statement: Any = pick.with_for_update(skip_locked=True)
     else:
@@ -231,7 +233,7 @@ class JobQueue:
             "max_attempts": max_attempts, "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
         }
         # ON CONFLICT DO NOTHING: two concurrent enqueues with one key never both insert.
-        inserted = self._session.execute(_INSERTS[self._dialect], values).scalar_one_or_none()
+        inserted = execute(self._session, _INSERTS[self._dialect], values).scalar_one_or_none()
         if inserted is not None:
             return str(inserted)
         existing = self._existing_id(idempotency_key)
@@ -240,7 +242,7 @@ class JobQueue:
         return existing
 
     def _existing_id(self, idempotency_key: str) -> str | None:
-        return self._session.scalar(_BY_KEY, {"b_key": idempotency_key})
+        return execute(self._session, _BY_KEY, {"b_key": idempotency_key}).scalar()
 
     # -- consuming ---------------------------------------------------------------------------
 
@@ -255,12 +257,12 @@ class JobQueue:
         params = {"b_now": now, "b_owner": worker_id, "b_token": token, "b_expires": expires, "b_now2": now}
         statement = _acquire_statement(self._dialect, tuple(sorted(kinds)) if kinds is not None else None, limit)
         if self._dialect == "postgresql":
-            ids = list(self._session.scalars(statement, {"b_now": now}))
+            ids = execute(self._session, statement, {"b_now": now}).scalars()
             if not ids:
                 return []
             rows = self._session.execute(_LEASE_BY_IDS, {**params, "b_ids": ids}).all()
         else:
-            rows = self._session.execute(statement, params).all()
+            rows = execute(self._session, statement, params).all()
         leases = [
             Lease(job_id=r.id, kind=r.kind, token=token, worker_id=worker_id, expires_at=expires,
                   attempt=r.attempts, max_attempts=r.max_attempts, idempotency_key=r.idempotency_key,
@@ -283,7 +285,7 @@ class JobQueue:
 
     def release(self, lease: Lease) -> None:
         """Give a job back untried (a worker stopping before it ran it); the attempt is not counted."""
-        result = self._session.execute(_RELEASE, {"b_id": lease.job_id, "b_token": lease.token,
+        result = execute(self._session, _RELEASE, {"b_id": lease.job_id, "b_token": lease.token,
                                                   "b_now": self._clock.now()})
         self._check_held(lease, result)
 
@@ -319,7 +321,7 @@ class JobQueue:
         values = {"updated_at": self._clock.now(), **values}
         names = tuple(sorted(values))
         params = {"b_id": lease.job_id, "b_token": lease.token, **{f"v_{n}": values[n] for n in names}}
-        self._check_held(lease, self._session.execute(_held_statement(names), params))
+        self._check_held(lease, execute(self._session, _held_statement(names), params))
 
     def _check_held(self, lease: Lease, result: Any) -> None:
         if cast(CursorResult[Any], result).rowcount != 1:

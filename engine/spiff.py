@@ -86,6 +86,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
+from types import ModuleType
 from typing import Any
 from uuid import UUID
 
@@ -783,8 +784,8 @@ class _TaskConverter(TaskConverter):
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": self.registry.convert(task.internal_data),
-            "data": self.registry.convert(self.registry.clean(task.data)),
+            "internal_data": _to_dict(task.internal_data),
+            "data": _to_dict(task.data),
         }
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
@@ -826,6 +827,29 @@ def _build_registry() -> Any:
 
 
 _REGISTRY = _build_registry()
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
+
+
+def _to_dict(value: Any) -> Any:
+    """``_REGISTRY.convert(value)``, fast for JSON-like data (the bulk of every saved part).
+
+    The library's converter dispatches each value through its type table
+    and cleans every dict on the way down; on task data that is almost all
+    strings, numbers, dicts and lists, each of which converts to itself (a
+    new dict or list). Those are handled here, with the library's cleaning
+    rule (callables and modules dropped from dicts); anything else (UUIDs,
+    dates, registered classes, tuples, sets, dict subclasses) goes to the
+    library's converter, so the result is the same.
+    """
+    kind = type(value)
+    if kind in _PLAIN_TYPES:
+        return value
+    if kind is dict:
+        return {k: v if type(v) in _PLAIN_TYPES else _to_dict(v) for k, v in value.items()
+                if type(v) in _PLAIN_TYPES or not (callable(v) or isinstance(v, ModuleType))}
+    if kind is list:
+        return [v if type(v) in _PLAIN_TYPES else _to_dict(v) for v in value]
+    return _REGISTRY.convert(value)
 
 # Restored specs per (version id, process id), shared by every instance in this process.
 _SPEC_CACHE: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
@@ -1138,7 +1162,7 @@ class LiveInstance:
                 out[key] = value
             elif key in emitted:
                 del emitted[key]
-        for key, value in (("wf", self._header()), ("wf.data", _REGISTRY.convert(_REGISTRY.clean(self._wf.data)))):
+        for key, value in (("wf", self._header()), ("wf.data", _to_dict(self._wf.data))):
             present.add(key)
             if emitted.get(key) != value:
                 out[key] = emitted[key] = value
@@ -1157,7 +1181,7 @@ class LiveInstance:
                 "spec": sp.spec.name, "root": str(sp.task_tree.id),
                 "last_task": str(sp.last_task.id) if sp.last_task is not None else None,
                 "success": sp.success, "completed": sp.completed, "correlations": sp.correlations,
-                "data": _REGISTRY.convert(_REGISTRY.clean(sp.data)),
+                "data": _to_dict(sp.data),
             }
         return {
             "format": STATE_FORMAT, "root": str(wf.task_tree.id),
@@ -1565,7 +1589,7 @@ def _short(exc: BaseException) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly deep copy of task data (our own objects never leak library ones)."""
-    return copy_data(_REGISTRY.convert(_REGISTRY.clean(value) if isinstance(value, dict) else value))
+    return copy_data(_to_dict(value))
 
 
 _ATOMS = (str, int, float, bool, type(None))

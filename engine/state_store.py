@@ -4,7 +4,7 @@ The SpiffWorkflow adapter cuts a workflow's serialized state into parts (one
 per task, plus a header) and hands them here. Each part is stored once with
 the SHA-256 of its canonical JSON; saving compares hashes and writes only the
 parts that differ, in at most three statements (one batched INSERT, one
-batched UPDATE, one DELETE), so the cost of a step does not grow with the age
+batched UPDATE, one batched DELETE), so the cost of a step does not grow with the age
 of the instance.
 
 Keep the hashes between steps to make unchanged parts free::
@@ -30,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
+from engine.fastsql import execute
 from engine.models import InstanceStatePart
 
 # Built once, as Core statements on the table (every action saves parts: the hot path).
@@ -37,8 +38,8 @@ _T = InstanceStatePart.__table__
 _INSERT = insert(_T)
 _UPDATE = (update(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.part_key == bindparam("b_key"))
            .values(json=bindparam("b_json", type_=_T.c.json.type), sha256=bindparam("b_sha256")))
-_DELETE = delete(_T).where(_T.c.instance_id == bindparam("b_instance"),
-                           _T.c.part_key.in_(bindparam("b_keys", expanding=True)))
+# One key per parameter set (an executemany): an expanding IN list would be compiled per call.
+_DELETE = delete(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.part_key == bindparam("b_key"))
 _HASHES = select(_T.c.part_key, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
 _PARTS = select(_T.c.part_key, _T.c.json, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
 
@@ -55,7 +56,7 @@ def part_hash(value: Any) -> str:
 
 def load_hashes(session: Session, instance_id: str) -> dict[str, str]:
     """The stored hash of every part of the instance (no JSON is read)."""
-    rows = session.execute(_HASHES, {"b_instance": instance_id})
+    rows = execute(session, _HASHES, {"b_instance": instance_id})
     return {key: digest for key, digest in rows}
 
 
@@ -66,7 +67,7 @@ def load_parts(session: Session, instance_id: str) -> dict[str, Any]:
 
 def load_parts_and_hashes(session: Session, instance_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """Every part by key, and their hashes (to pass back to :func:`save_parts`)."""
-    rows = session.execute(_PARTS, {"b_instance": instance_id})
+    rows = execute(session, _PARTS, {"b_instance": instance_id})
     parts: dict[str, Any] = {}
     hashes: dict[str, str] = {}
     for key, value, digest in rows:
@@ -104,12 +105,12 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
 
     # One executemany each, whatever the count.
     if inserts:
-        session.execute(_INSERT, inserts)
+        execute(session, _INSERT, inserts)
     if updates:
-        session.execute(_UPDATE, updates)
+        execute(session, _UPDATE, updates)
     gone = sorted(removed_keys)
     if gone:
-        session.execute(_DELETE, {"b_instance": instance_id, "b_keys": gone})
+        execute(session, _DELETE, [{"b_instance": instance_id, "b_key": key} for key in gone])
         for key in gone:
             hashes.pop(key, None)
     return hashes
