@@ -27,7 +27,8 @@ longer than the timeout, a PostgreSQL serialization failure or deadlock.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import sqlite3
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -99,10 +100,41 @@ def create_engine_for(url: str, *, echo: bool = False, busy_timeout_ms: int = SQ
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        readonly = conn.get_execution_options().get(_READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        statement = "BEGIN" if conn.get_execution_options().get(_READONLY, False) else "BEGIN IMMEDIATE"
+        # Straight on the sqlite3 connection: every action begins this way, and a statement through
+        # SQLAlchemy costs several times what SQLite needs. Errors become SQLAlchemy's as usual
+        # ("database is locked" -> OperationalError -> a retryable ConcurrencyError).
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        try:
+            raw.execute(statement)
+        except sqlite3.Error as error:
+            raise DBAPIError.instance(statement, None, error, sqlite3.Error, dialect=conn.dialect) from error
 
     return engine
+
+
+_AFTER_COMMIT = "panjereh.after_commit"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed; never if it rolls back."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        callback()
+
+
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+# Listening on the Session class once: a listener registered per transaction costs more than the
+# work it schedules (every action hands its live workflow to the cache this way).
+event.listen(Session, "after_commit", _run_after_commit)
+event.listen(Session, "after_rollback", _drop_after_commit)
 
 
 def _is_retryable(exc: DBAPIError) -> bool:

@@ -44,19 +44,27 @@ Processor = Callable[[Any], Any] | None
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("compiled", "names", "positional", "processors", "row", "row_processors", "sql", "statement")
+    __slots__ = ("names", "positional", "row", "row_processors", "sources", "sql", "statement")
 
-    def __init__(self, statement: Any, compiled: Any, dialect: Dialect, columns: list[Any]) -> None:
+    def __init__(self, statement: Any, compiled: Any, dialect: Dialect, keys: Sequence[str],
+                 columns: list[Any]) -> None:
         self.statement = statement  # kept alive: plans are found by the statement's id
-        self.compiled = compiled
         self.sql: str = compiled.string
         self.positional = bool(compiled.positional)
-        # bind_names: each bind parameter's name as rendered (anonymous ones numbered), which is
-        # also how construct_params keys its values.
+        # bind_names: each bind parameter's name as rendered (anonymous ones numbered).
         by_name = {name: bind for bind, name in compiled.bind_names.items()}
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ()) if self.positional else tuple(by_name)
-        self.processors: tuple[Processor, ...] = tuple(
-            by_name[name].type.dialect_impl(dialect).bind_processor(dialect) for name in self.names)
+        given = set(keys)
+        # Per rendered name: (the caller's key, or None for a value fixed in the statement; that
+        # value; the type's bind processor), which is what construct_params would work out per call.
+        sources = []
+        for name in self.names:
+            bind = by_name[name]
+            key = bind.key if bind.key in given else name if name in given else None
+            if key is None and (bind.required or bind.callable is not None):
+                raise _Unplannable(f"parameter {bind.key!r} is neither given nor fixed")
+            sources.append((key, bind.value, bind.type.dialect_impl(dialect).bind_processor(dialect)))
+        self.sources: tuple[tuple[str | None, Any, Processor], ...] = tuple(sources)
         self.row: Any = None
         self.row_processors: tuple[Processor, ...] = ()
         if columns:
@@ -65,14 +73,19 @@ class _Plan:
                                         for c in columns)
 
     def parameters(self, params: Mapping[str, Any]) -> Any:
-        values = self.compiled.construct_params(params)
-        converted = [values[name] if proc is None else proc(values[name])
-                     for name, proc in zip(self.names, self.processors, strict=True)]
+        converted = []
+        for key, fixed, proc in self.sources:
+            value = fixed if key is None else params[key]
+            converted.append(value if proc is None else proc(value))
         return converted if self.positional else dict(zip(self.names, converted, strict=True))
 
     def rows(self, raw: list[Any]) -> list[Any]:
         make, procs = self.row._make, self.row_processors
         return [make([v if p is None else p(v) for v, p in zip(r, procs, strict=True)]) for r in raw]
+
+
+class _Unplannable(Exception):
+    """The statement needs SQLAlchemy's per-call work; ``session.execute`` runs it."""
 
 
 def _result_columns(statement: Any) -> list[Any]:
@@ -93,7 +106,10 @@ def _make_plan(statement: Any, dialect: Dialect, keys: Sequence[str], many: bool
             or (many and columns)
             or len({c.key for c in columns}) != len(columns)):
         return None
-    return _Plan(statement, compiled, dialect, columns)
+    try:
+        return _Plan(statement, compiled, dialect, keys, columns)
+    except _Unplannable:
+        return None
 
 
 # Plans are found by id(statement); each plan holds its statement, so the id cannot be reused

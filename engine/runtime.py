@@ -50,13 +50,13 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Any
 
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bpmn.load import Source
 from engine.audit import AuditLog
 from engine.clock import Clock
-from engine.db import Database
+from engine.db import Database, after_commit
 from engine.deploy import Deployment, deploy_model
 from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
 from engine.inbox import HumanTasks, TaskView
@@ -147,14 +147,14 @@ class _LiveCache:
         return entry if entry is not None and entry.lock_version == lock_version else None
 
     def put_after_commit(self, session: Session, instance_id: str, entry: _Cached) -> None:
-        def put(_session: Session) -> None:
+        def put() -> None:
             with self._lock:
                 self._items[instance_id] = entry
                 self._items.move_to_end(instance_id)
                 while len(self._items) > self._size:
                     self._items.popitem(last=False)
 
-        event.listen(session, "after_commit", put, once=True)
+        after_commit(session, put)
 
     def clear(self) -> None:
         with self._lock:

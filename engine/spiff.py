@@ -830,7 +830,7 @@ _REGISTRY = _build_registry()
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
-def _to_dict(value: Any) -> Any:
+def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
     """``_REGISTRY.convert(value)``, fast for JSON-like data (the bulk of every saved part).
 
     The library's converter dispatches each value through its type table
@@ -839,17 +839,21 @@ def _to_dict(value: Any) -> Any:
     new dict or list). Those are handled here, with the library's cleaning
     rule (callables and modules dropped from dicts); anything else (UUIDs,
     dates, registered classes, tuples, sets, dict subclasses) goes to the
-    library's converter, so the result is the same.
+    library's converter, so the result is the same. The converter hands
+    back objects it does not know as they are; ``copy_unknown`` deep-copies
+    those, so the result shares nothing with ``value``.
     """
     kind = type(value)
     if kind in _PLAIN_TYPES:
         return value
     if kind is dict:
-        return {k: v if type(v) in _PLAIN_TYPES else _to_dict(v) for k, v in value.items()
+        return {k: v if type(v) in _PLAIN_TYPES else _to_dict(v, copy_unknown=copy_unknown)
+                for k, v in value.items()
                 if type(v) in _PLAIN_TYPES or not (callable(v) or isinstance(v, ModuleType))}
     if kind is list:
-        return [v if type(v) in _PLAIN_TYPES else _to_dict(v) for v in value]
-    return _REGISTRY.convert(value)
+        return [v if type(v) in _PLAIN_TYPES else _to_dict(v, copy_unknown=copy_unknown) for v in value]
+    converted = _REGISTRY.convert(value)
+    return copy_data(converted) if copy_unknown else converted
 
 # Restored specs per (version id, process id), shared by every instance in this process.
 _SPEC_CACHE: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
@@ -1589,7 +1593,7 @@ def _short(exc: BaseException) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly deep copy of task data (our own objects never leak library ones)."""
-    return copy_data(_to_dict(value))
+    return _to_dict(value, copy_unknown=True)
 
 
 _ATOMS = (str, int, float, bool, type(None))

@@ -25,9 +25,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, cast
+from typing import Any
+from typing import cast as type_cast
 
-from sqlalchemy import CursorResult, bindparam, delete, insert, select, update
+from sqlalchemy import CursorResult, Text, bindparam, cast, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from engine.fastsql import execute
@@ -35,9 +37,25 @@ from engine.models import InstanceStatePart
 
 # Built once, as Core statements on the table (every action saves parts: the hot path).
 _T = InstanceStatePart.__table__
-_INSERT = insert(_T)
-_UPDATE = (update(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.part_key == bindparam("b_key"))
-           .values(json=bindparam("b_json", type_=_T.c.json.type), sha256=bindparam("b_sha256")))
+
+
+def _json_text(dialect: str) -> Any:
+    """The ``json`` value bound as the canonical text already made for the hash (not encoded twice).
+
+    SQLite keeps JSON as text; PostgreSQL parses the text into JSONB. Either way
+    the column reads back as the same value as when SQLAlchemy encodes it.
+    """
+    text = bindparam("b_json", type_=Text())
+    return cast(text, JSONB) if dialect == "postgresql" else text
+
+
+_INSERTS = {dialect: insert(_T).values(instance_id=bindparam("b_instance"), part_key=bindparam("b_key"),
+                                       json=_json_text(dialect), sha256=bindparam("b_sha256"))
+            for dialect in ("sqlite", "postgresql")}
+_UPDATES = {dialect: (update(_T).where(_T.c.instance_id == bindparam("b_instance"),
+                                       _T.c.part_key == bindparam("b_key"))
+                      .values(json=_json_text(dialect), sha256=bindparam("b_sha256")))
+            for dialect in ("sqlite", "postgresql")}
 # One key per parameter set (an executemany): an expanding IN list would be compiled per call.
 _DELETE = delete(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.part_key == bindparam("b_key"))
 _HASHES = select(_T.c.part_key, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
@@ -93,21 +111,21 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key, value in parts.items():
-        digest = part_hash(value)
+        text = canonical_json(value)
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         old = hashes.get(key)
         if old == digest:
             continue
-        if old is None:
-            inserts.append({"instance_id": instance_id, "part_key": key, "json": value, "sha256": digest})
-        else:
-            updates.append({"b_instance": instance_id, "b_key": key, "b_json": value, "b_sha256": digest})
+        row = {"b_instance": instance_id, "b_key": key, "b_json": text, "b_sha256": digest}
+        (inserts if old is None else updates).append(row)
         hashes[key] = digest
 
     # One executemany each, whatever the count.
+    dialect = session.get_bind().dialect.name
     if inserts:
-        execute(session, _INSERT, inserts)
+        execute(session, _INSERTS[dialect], inserts)
     if updates:
-        execute(session, _UPDATE, updates)
+        execute(session, _UPDATES[dialect], updates)
     gone = sorted(removed_keys)
     if gone:
         execute(session, _DELETE, [{"b_instance": instance_id, "b_key": key} for key in gone])
@@ -118,7 +136,7 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
 
 def delete_parts(session: Session, instance_id: str) -> int:
     """Remove the whole stored state of an instance; returns how many parts went."""
-    result = cast(CursorResult[Any], session.execute(
+    result = type_cast(CursorResult[Any], session.execute(
         delete(InstanceStatePart).where(InstanceStatePart.instance_id == instance_id)
         .execution_options(synchronize_session=False)
     ))
