@@ -198,6 +198,12 @@ def execute(session: Session, statement: Any, params: Mapping[str, Any] | Sequen
     return _run(conn, dialect, plan, bound, many)
 
 
+def runs_fast(session: Session, statement: Any, params: Mapping[str, Any] | None = None) -> bool:
+    """Whether :func:`execute` runs ``statement`` with these parameter names itself (not handed on)."""
+    dialect = _connection(session).dialect
+    return _plan(statement, dialect, tuple(params or {}), False) is not None
+
+
 _CONNECTION = "panjereh.fastsql.connection"
 
 
