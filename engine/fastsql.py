@@ -179,60 +179,68 @@ def execute(session: Session, statement: Any, params: Mapping[str, Any] | Sequen
     Returns a :class:`FastResult` (or, for a statement handed on, SQLAlchemy's
     own result, which offers the same methods).
     """
-    many = isinstance(params, list)
+    many = type(params) is list
     if many and not params:
         return FastResult(0, [])
     first: Mapping[str, Any] = params[0] if many else (params or {})  # type: ignore[index,assignment]
-    conn = _connection(session)
+    conn, raw = _connection(session)
     dialect = conn.dialect
-    plan = _plan(statement, dialect, tuple(first), many)
+    keys = tuple(first)
+    found = _PLANS.get((id(statement), dialect.name, keys, many))
+    plan = found[1] if found is not None and found[0] is statement else _plan(statement, dialect, keys, many)
     if plan is None:
         return session.execute(statement, params)
     if many:
-        keys = tuple(first)
         if any(tuple(p) != keys for p in params):  # type: ignore[union-attr]
             return session.execute(statement, params)
         bound: Any = [plan.parameters(p) for p in params]  # type: ignore[union-attr]
     else:
         bound = plan.parameters(first)
-    return _run(conn, dialect, plan, bound, many)
+    return _run(conn, raw, dialect, plan, bound, many)
 
 
 def runs_fast(session: Session, statement: Any, params: Mapping[str, Any] | None = None) -> bool:
     """Whether :func:`execute` runs ``statement`` with these parameter names itself (not handed on)."""
-    dialect = _connection(session).dialect
+    dialect = _connection(session)[0].dialect
     return _plan(statement, dialect, tuple(params or {}), False) is not None
 
 
 _CONNECTION = "panjereh.fastsql.connection"
 
 
-def _connection(session: Session) -> Connection:
-    """The session's connection in its current transaction (``session.connection()`` costs ~20 µs a call)."""
-    conn = session.info.get(_CONNECTION)
-    if conn is None or conn.closed or not conn.in_transaction():
-        conn = session.info[_CONNECTION] = session.connection()
-    return conn
+def _connection(session: Session) -> tuple[Connection, Any]:
+    """The session's connection in its current transaction, and its DBAPI connection.
+
+    ``session.connection()`` costs ~20 µs a call; the pair is kept in the
+    session until its transaction ends.
+    """
+    found = session.info.get(_CONNECTION)
+    if found is not None and not found[0].closed and found[0].in_transaction():
+        return found  # type: ignore[no-any-return]
+    conn = session.connection()
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    session.info[_CONNECTION] = (conn, raw)
+    return conn, raw
 
 
-def _run(conn: Connection, dialect: Dialect, plan: _Plan, bound: Any, many: bool) -> FastResult:
-    dbapi_conn = conn.connection.dbapi_connection
-    assert dbapi_conn is not None
-    cursor = dbapi_conn.cursor()
+def _run(conn: Connection, raw: Any, dialect: Dialect, plan: _Plan, bound: Any, many: bool) -> FastResult:
+    cursor = raw.cursor()
     sql = plan.sql
+    dispatch = conn.dispatch
     try:
-        if conn.dispatch.before_cursor_execute:
-            conn.dispatch.before_cursor_execute(conn, cursor, sql, bound, None, many)
+        if dispatch.before_cursor_execute:
+            dispatch.before_cursor_execute(conn, cursor, sql, bound, None, many)
         if many:
             cursor.executemany(sql, bound)
         else:
             cursor.execute(sql, bound)
-        if conn.dispatch.after_cursor_execute:
-            conn.dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
+        if dispatch.after_cursor_execute:
+            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
         rows = plan.rows(cursor.fetchall()) if plan.row is not None else []
-        return FastResult(cursor.rowcount, rows)
+        return FastResult(cursor.rowcount, rows)  # after the fetch: SQLite counts RETURNING rows as they come
     except dialect.loaded_dbapi.Error as error:
-        if dialect.is_disconnect(error, dbapi_conn, cursor):
+        if dialect.is_disconnect(error, raw, cursor):
             conn.invalidate(error)
         raise sa_exc.DBAPIError.instance(sql, bound, error, dialect.loaded_dbapi.Error,
                                          dialect=dialect) from error
