@@ -153,6 +153,21 @@ class InstanceStatePart(Base):
     sha256: Mapped[str] = mapped_column(String(64))
 
 
+class EventSubscription(Base):
+    """A message or signal an instance waits for now (kept by every action, removed when it moves on).
+
+    Signals are broadcast: every instance waiting for one gets it, so
+    delivery looks here instead of loading every waiting instance.
+    """
+
+    __tablename__ = "event_subscriptions"
+    __table_args__ = (Index("ix_event_subscriptions_kind_name", "kind", "name"),)
+
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500), primary_key=True)
+
+
 class HumanTask(Base):
     """A row of the clerks' inbox: one user or manual task waiting for a person."""
 

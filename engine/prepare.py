@@ -2,7 +2,7 @@
 
 ``engine.spiff`` parses a *copy* of the model's hardened tree made by
 :func:`prepare_for_engine`; the stored BPMN bytes, the diagram and every
-report keep the model exactly as uploaded. Two BPMN constructs SpiffWorkflow
+report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
 3.2.0 does not run are rewritten into equivalent ones it does:
 
 * **Implicit splits.** An activity or event with several outgoing sequence
@@ -16,6 +16,11 @@ report keep the model exactly as uploaded. Two BPMN constructs SpiffWorkflow
   event of the same name in the same process (an "off-page connector"). The
   pair becomes two plain intermediate events joined by a sequence flow
   (``<throw id>__link``).
+* **Signal end events.** The library parses an end event's signal
+  definition as nothing at all: the process ends and the signal is never
+  sent. The end event becomes an intermediate throw event with the same
+  signal (``<id>__signal``) followed by a plain end event that keeps the id;
+  the throw event is left out of the instance's history (:func:`is_added`).
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -40,6 +45,7 @@ _NO_SPLIT = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBa
              "startEvent", "sequenceFlow"}
 SPLIT_SUFFIX = "__split"
 LINK_SUFFIX = "__link"
+SIGNAL_SUFFIX = "__signal"
 RENAMED_SUFFIX = "__el"
 RESERVED_IDS = frozenset({"Start", "End", "Root"})
 _REFERENCE_ATTRIBUTES = ("sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
@@ -53,13 +59,19 @@ def original_id(element_id: str) -> str:
     return element_id
 
 
+def is_added(element_id: str) -> bool:
+    """Whether :func:`prepare_for_engine` added this element (it is not in the model, nor in its history)."""
+    return element_id.endswith(SIGNAL_SUFFIX)
+
+
 def prepare_for_engine(root: etree._Element) -> etree._Element:
-    """A copy of ``root`` with implicit splits and link events rewritten (see the module docstring)."""
+    """A copy of ``root`` with the constructs above rewritten (see the module docstring)."""
     tree = copy.deepcopy(root)
     _rename_reserved(tree)
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
+        _signal_ends(container, ids)
         _implicit_splits(container, ids)
     return tree
 
@@ -139,6 +151,29 @@ def _implicit_splits(container: etree._Element, ids: set[str]) -> None:
 def _condition(flow: etree._Element, text: str) -> None:
     condition = etree.SubElement(flow, f"{_Q}conditionExpression")
     condition.text = text
+
+
+def _signal_ends(container: etree._Element, ids: set[str]) -> None:
+    for end in [el for el in container if isinstance(el.tag, str) and _local(el) == "endEvent"]:
+        signal = end.find(f"{_Q}signalEventDefinition")
+        end_id = end.get("id")
+        if signal is None or not end_id:
+            continue
+        throw_id = _fresh(f"{end_id}{SIGNAL_SUFFIX}", ids)
+        throw = etree.Element(f"{_Q}intermediateThrowEvent")
+        throw.set("id", throw_id)
+        if end.get("name"):
+            throw.set("name", end.get("name") or "")
+        end.remove(signal)
+        throw.append(signal)
+        end.addprevious(throw)
+        # The end event's incoming flows now reach the throw event, which flows on to the end event.
+        for flow in container:
+            if isinstance(flow.tag, str) and _local(flow) == "sequenceFlow" and flow.get("targetRef") == end_id:
+                flow.set("targetRef", throw_id)
+        for incoming in end.findall(f"{_Q}incoming"):
+            end.remove(incoming)
+        _flow(container, _fresh(f"{throw_id}_out", ids), throw_id, end_id)
 
 
 def _links(container: etree._Element, ids: set[str]) -> None:

@@ -68,6 +68,7 @@ from engine.sandbox import Sandbox
 from engine.services import ServiceDispatch, ServiceOutcome, ServiceRequest, idempotency_key, store_record
 from engine.spiff import LiveInstance, Snapshot, StepReport, script_functions, spec_process_ids, start_triggers
 from engine.state_store import load_parts_and_hashes, save_parts
+from engine.subscriptions import EventSubscriptions
 from engine.versions import Versions
 from engine.worker import JobHandler, WorkerPool
 
@@ -312,7 +313,11 @@ class Engine:
 
     def broadcast_signal(self, name: str, *, business_key: str | None = None, payload: Any = None,
                          start: bool = True) -> list[str]:
-        """Deliver a signal to every waiting instance of ``business_key`` (or start instances by it)."""
+        """Deliver a signal to every instance waiting for it and start the processes whose start event does.
+
+        A ``business_key`` narrows the broadcast to that case's instances (and
+        is given to the instances it starts).
+        """
         return self._deliver_all("signal", name, payload, business_key, None, start)
 
     def retry_incident(self, incident_id: str, *, actor: str, note: str | None = None) -> IncidentView:
@@ -386,6 +391,7 @@ class Engine:
         ended = status != "waiting"
         self._settle_humans(session, row.id, snap, meta, ended, actor, done_row)
         self._settle_jobs(session, row, snap, meta, ended, done_job)
+        self._settle_events(session, row.id, snap, meta, ended)
         for index, thrown in enumerate(report.thrown):
             if thrown.kind in ("message", "signal"):
                 JobQueue(session, self.clock).enqueue(
@@ -403,6 +409,7 @@ class Engine:
         delta = live.parts()
         parts = dict(delta.parts)
         parts[META_PART] = {"humans": dict(meta["humans"]), "jobs": {k: dict(v) for k, v in meta["jobs"].items()},
+                            **({"events": list(meta["events"])} if meta.get("events") else {}),
                             **({"failure": meta["failure"]} if meta.get("failure") else {})}
         hashes = save_parts(session, row.id, parts, delta.removed, known_hashes=cached.hashes)
         if report.completed or failure_text is not None:
@@ -462,6 +469,18 @@ class Engine:
                                    due_at=want["due"], max_attempts=want["attempts"])
             meta["jobs"][key] = {"id": job_id, "kind": want["kind"], "key": want["key"]}
 
+    def _settle_events(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any],
+                       ended: bool) -> None:
+        """Bring the instance's event subscriptions in line with what it waits for now."""
+        before = [(kind, name) for kind, name in meta.get("events", ())]
+        after = [] if ended else sorted({(e.kind, e.name) for e in snap.events})
+        if set(before) != set(after):
+            EventSubscriptions(session).update(instance_id, before, after)
+        if after:
+            meta["events"] = [[kind, name] for kind, name in after]
+        else:
+            meta.pop("events", None)
+
     def _restore(self, session: Session, row: InstanceView) -> _Cached:
         parts, hashes = load_parts_and_hashes(session, row.id)
         meta = parts.pop(META_PART, None) or _empty_meta()
@@ -518,6 +537,8 @@ class Engine:
         with self.db.session_scope(readonly=True) as session:
             if instance_id is not None:
                 candidates = [instance_id]
+            elif kind == "signal":  # broadcast: every instance waiting for it (of the key, if one is given)
+                candidates = EventSubscriptions(session).waiting(kind, name, business_key=business_key)
             else:
                 candidates = [i.id for i in Instances(session, self.clock).find(
                     business_key=business_key, status="waiting", limit=10_000)] if business_key is not None else []
@@ -528,8 +549,10 @@ class Engine:
                     return self._deliver_one(session, target, kind, name, payload)
             if self._repeat(one):
                 delivered.append(candidate)
-        if not delivered and start and instance_id is None:
-            delivered = self._repeat(lambda: self._start_by_event(kind, name, payload, business_key, None))
+        # A message goes to the waiting instances, else starts one; a signal also starts every process
+        # whose start event waits for it (a broadcast reaches catchers of both kinds).
+        if start and instance_id is None and (kind == "signal" or not delivered):
+            delivered += self._repeat(lambda: self._start_by_event(kind, name, payload, business_key, None))
         return delivered
 
     def _deliver_one(self, session: Session, instance_id: str, kind: str, name: str, payload: Any) -> bool:
@@ -671,9 +694,14 @@ class _MessageJob:
     def resume(self, session: Session, lease: Lease, result: Any) -> None:
         p = lease.payload
         kind, name, payload, business_key = p["kind"], p["name"], p.get("payload"), p.get("business_key")
-        instances = Instances(session, self.engine.clock)
-        targets = [i.id for i in instances.find(business_key=business_key, status="waiting", limit=10_000)
-                   if i.id != p.get("source")] if business_key is not None else []
+        if kind == "signal":  # broadcast to every waiting instance, whatever its business key
+            waiting = EventSubscriptions(session).waiting(kind, name)
+        elif business_key is not None:
+            waiting = [i.id for i in Instances(session, self.engine.clock).find(
+                business_key=business_key, status="waiting", limit=10_000)]
+        else:
+            waiting = []
+        targets = [t for t in waiting if t != p.get("source")]
         delivered = [t for t in targets if self.engine._deliver_one(session, t, kind, name, payload)]
         # A message goes to one receiver (a waiting instance, else a new one); a signal is broadcast.
         if kind == "signal" or not delivered:

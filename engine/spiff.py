@@ -141,7 +141,7 @@ from bpmn.model import Model, Process, SequenceFlow
 from bpmn.references import EVENT_REFS, ElementIndex, exec_severity, kind_name, named
 from engine.clock import Clock
 from engine.errors import InvalidState, NotFound
-from engine.prepare import original_id, prepare_for_engine
+from engine.prepare import is_added, original_id, prepare_for_engine
 from engine.sandbox import Sandbox, ScriptError
 
 NOT_BUILDABLE = "exec.not_buildable"
@@ -1400,7 +1400,7 @@ class LiveInstance:
         if task.state != TaskState.COMPLETED:
             return
         spec = task.task_spec
-        if (isinstance(spec, BpmnSpecMixin) and spec.bpmn_id
+        if (isinstance(spec, BpmnSpecMixin) and spec.bpmn_id and not is_added(spec.bpmn_id)
                 and not isinstance(spec, ExclusiveGateway | InclusiveGateway | ParallelGateway | EventBasedGateway
                                    | LoopTask)):
             completed.append(original_id(spec.bpmn_id))

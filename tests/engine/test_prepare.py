@@ -72,3 +72,24 @@ def test_the_model_itself_is_not_changed():
     assert model.source.root.find(".//{*}inclusiveGateway") is None
     assert prepared.find(".//{*}inclusiveGateway").get("id") == "t__split"
     assert model.source.data == before
+
+
+def test_a_signal_end_event_sends_its_signal():
+    # SpiffWorkflow 3.2.0 alone reads the end event's signal as no event at all: nothing is sent.
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
+           b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+           b'<bpmn:signal id="S" name="list_approved"/><bpmn:process id="p" isExecutable="true">'
+           b'<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="t"/>'
+           b'<bpmn:scriptTask id="t"><bpmn:script>y = 1</bpmn:script></bpmn:scriptTask>'
+           b'<bpmn:sequenceFlow id="f1" sourceRef="t" targetRef="done"/>'
+           b'<bpmn:endEvent id="done" name="\xd8\xaa\xd8\xa7\xdb\x8c\xdb\x8c\xd8\xaf"><bpmn:incoming>f1</bpmn:incoming>'
+           b'<bpmn:signalEventDefinition signalRef="S"/></bpmn:endEvent></bpmn:process></bpmn:definitions>')
+    live, _, _ = make(xml)
+    report = live.advance()
+    assert report.failure is None and live.finished
+    assert report.completed == ("start", "t", "done")  # the added throw event is not in the history
+    assert [(e.kind, e.name) for e in report.thrown] == [("signal", "list_approved")]
+    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
+    (throw,) = prepared.findall(".//{*}intermediateThrowEvent")
+    assert throw.get("id") == "done__signal" and throw.find("{*}signalEventDefinition") is not None
+    assert prepared.find(".//{*}endEvent").find("{*}signalEventDefinition") is None
