@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from engine.audit import AuditLog
 from engine.clock import Clock, require_aware
 from engine.errors import AlreadyClaimed, AlreadyCompleted, ConcurrencyError, InvalidState, NotFound
-from engine.fastsql import execute
+from engine.fastsql import dialect_name, execute
 from engine.models import HumanTask, new_id
 
 ACTIVE = ("open", "claimed")
@@ -112,7 +112,7 @@ class HumanTasks:
                   "name": name, "lane": lane, "candidate_group": candidate_group, "assignee": assignee,
                   "form_ref": form_ref, "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
-        dialect = self._session.get_bind().dialect.name
+        dialect = dialect_name(self._session)
         row = execute(self._session, _INSERTS[dialect], values).one_or_none()
         if row is None:  # it was there already
             row = execute(self._session, _BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one()

@@ -29,7 +29,7 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from engine.clock import require_aware
-from engine.fastsql import execute
+from engine.fastsql import dialect_name, execute
 from engine.inquiry_record import GENESIS_HASH, ChainProblem, InquiryRecord, seal
 from engine.inquiry_record import verify_chain as verify_records
 from engine.models import InquiryRecordRow, new_id
@@ -56,7 +56,7 @@ Seal = Callable[[Mapping[str, Any]], str]
 
 
 def _lock_chain(session: Session) -> None:
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect_name(session) == "postgresql":
         session.execute(_LOCK, {"key": CHAIN_LOCK_KEY})
     # SQLite: the BEGIN IMMEDIATE of the writing transaction already is the lock.
 

@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock, require_aware
 from engine.errors import InvalidState, LeaseLost, NotFound
-from engine.fastsql import execute
+from engine.fastsql import dialect_name, execute
 from engine.incidents import Incidents
 from engine.models import Job, new_id
 
@@ -209,7 +209,7 @@ class JobQueue:
         self._clock = clock
         self._policy = policy or RetryPolicy()
         self._rng = rng or random.Random()
-        self._dialect = session.get_bind().dialect.name
+        self._dialect = dialect_name(session)
         if self._dialect not in ("postgresql", "sqlite"):
             raise ValueError(f"the job queue supports PostgreSQL and SQLite, not {self._dialect}")
 

@@ -32,7 +32,7 @@ from sqlalchemy import CursorResult, Text, bindparam, cast, delete, insert, sele
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
-from engine.fastsql import execute
+from engine.fastsql import dialect_name, execute
 from engine.models import InstanceStatePart
 
 # Built once, as Core statements on the table (every action saves parts: the hot path).
@@ -121,7 +121,7 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
         hashes[key] = digest
 
     # One executemany each, whatever the count.
-    dialect = session.get_bind().dialect.name
+    dialect = dialect_name(session)
     if inserts:
         execute(session, _INSERTS[dialect], inserts)
     if updates:

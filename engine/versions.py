@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import NotFound
+from engine.fastsql import dialect_name
 from engine.models import ProcessVersion
 from engine.state_store import canonical_json
 
@@ -63,7 +64,7 @@ class Versions:
         """Store a new version numbered after the newest of ``key`` (or return the newest if identical)."""
         forms = dict(form_files or {})
         digest = content_hash(bpmn, forms)
-        if self._session.get_bind().dialect.name == "postgresql":
+        if dialect_name(self._session) == "postgresql":
             # Two deployments of one key at once would pick the same number; serialise them per key.
             self._session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"version:{key}"})
         newest = self._session.scalars(
