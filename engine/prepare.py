@@ -21,6 +21,10 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   sent. The end event becomes an intermediate throw event with the same
   signal (``<id>__signal``) followed by a plain end event that keeps the id;
   the throw event is left out of the instance's history (:func:`is_added`).
+* **Event definitions by reference.** BPMN lets an event name a definition
+  declared once at the top of the file (``<eventDefinitionRef>``); the
+  library ignores the reference, so an error end event becomes a plain end.
+  The referenced definition is copied into the event (``<event id>__def``).
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -69,6 +73,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     tree = copy.deepcopy(root)
     _rename_reserved(tree)
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
+    _inline_definition_refs(tree, ids)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
         _signal_ends(container, ids)
@@ -151,6 +156,22 @@ def _implicit_splits(container: etree._Element, ids: set[str]) -> None:
 def _condition(flow: etree._Element, text: str) -> None:
     condition = etree.SubElement(flow, f"{_Q}conditionExpression")
     condition.text = text
+
+
+def _inline_definition_refs(tree: etree._Element, ids: set[str]) -> None:
+    shared = {el.get("id"): el for el in tree
+              if isinstance(el.tag, str) and _local(el).endswith("EventDefinition") and el.get("id")}
+    if not shared:
+        return
+    for ref in [el for el in tree.iter(f"{_Q}eventDefinitionRef")]:
+        definition = shared.get((ref.text or "").strip())
+        event = ref.getparent()
+        if definition is None or event is None:
+            continue  # an unknown reference stays; the event then catches or throws nothing
+        copied = copy.deepcopy(definition)
+        copied.set("id", _fresh(f"{event.get('id')}__def", ids))
+        ref.addprevious(copied)
+        event.remove(ref)
 
 
 def _signal_ends(container: etree._Element, ids: set[str]) -> None:

@@ -93,3 +93,32 @@ def test_a_signal_end_event_sends_its_signal():
     (throw,) = prepared.findall(".//{*}intermediateThrowEvent")
     assert throw.get("id") == "done__signal" and throw.find("{*}signalEventDefinition") is not None
     assert prepared.find(".//{*}endEvent").find("{*}signalEventDefinition") is None
+
+
+def test_an_event_definition_given_by_reference_is_the_events_own():
+    # <eventDefinitionRef> names a definition declared once at the top of the file; alone, the library
+    # ignores it and the error end event becomes a plain end (the boundary never fires).
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
+           b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+           b'<bpmn:error id="E" errorCode="NO_DEED"/><bpmn:errorEventDefinition id="ED" errorRef="E"/>'
+           b'<bpmn:process id="p" isExecutable="true">'
+           b'<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="sub"/>'
+           b'<bpmn:subProcess id="sub"><bpmn:startEvent id="s1"/>'
+           b'<bpmn:sequenceFlow id="g0" sourceRef="s1" targetRef="fail"/>'
+           b'<bpmn:endEvent id="fail"><bpmn:eventDefinitionRef>ED</bpmn:eventDefinitionRef></bpmn:endEvent>'
+           b'</bpmn:subProcess>'
+           b'<bpmn:boundaryEvent id="caught" attachedToRef="sub"><bpmn:errorEventDefinition errorRef="E"/>'
+           b'</bpmn:boundaryEvent>'
+           b'<bpmn:sequenceFlow id="f1" sourceRef="sub" targetRef="end_ok"/><bpmn:endEvent id="end_ok"/>'
+           b'<bpmn:sequenceFlow id="f2" sourceRef="caught" targetRef="handle"/>'
+           b'<bpmn:scriptTask id="handle"><bpmn:script>handled = True</bpmn:script></bpmn:scriptTask>'
+           b'<bpmn:sequenceFlow id="f3" sourceRef="handle" targetRef="end_err"/><bpmn:endEvent id="end_err"/>'
+           b'</bpmn:process></bpmn:definitions>')
+    live, _, _ = make(xml)
+    report = live.advance()
+    assert report.failure is None and live.finished
+    assert "handle" in report.completed and "end_err" in report.completed and "end_ok" not in report.completed
+    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
+    fail = prepared.find(".//{*}endEvent[@id='fail']")
+    assert fail.find("{*}eventDefinitionRef") is None
+    assert fail.find("{*}errorEventDefinition").get("id") == "fail__def"
