@@ -694,17 +694,24 @@ class _MessageJob:
     def resume(self, session: Session, lease: Lease, result: Any) -> None:
         p = lease.payload
         kind, name, payload, business_key = p["kind"], p["name"], p.get("payload"), p.get("business_key")
-        if kind == "signal":  # broadcast to every waiting instance, whatever its business key
-            waiting = EventSubscriptions(session).waiting(kind, name)
-        elif business_key is not None:
-            waiting = [i.id for i in Instances(session, self.engine.clock).find(
-                business_key=business_key, status="waiting", limit=10_000)]
-        else:
-            waiting = []
-        targets = [t for t in waiting if t != p.get("source")]
+        if p.get("target"):  # one delivery of a broadcast
+            self.engine._deliver_one(session, str(p["target"]), kind, name, payload)
+            return
+        if kind == "signal":
+            # Broadcast to every waiting instance, whatever its business key: one job per receiver, so
+            # each delivery is its own transaction (and retry), however many instances wait.
+            queue = JobQueue(session, self.engine.clock)
+            for target in EventSubscriptions(session).waiting(kind, name):
+                if target != p.get("source"):
+                    queue.enqueue(MESSAGE_JOB, idempotency_key=idempotency_key("deliver", lease.job_id, target),
+                                  payload={**p, "target": target}, instance_id=target, max_attempts=3)
+            self.engine._start_by_event(kind, name, payload, business_key, p.get("version_id"), session=session)
+            return
+        targets = [i.id for i in Instances(session, self.engine.clock).find(
+            business_key=business_key, status="waiting", limit=10_000)
+            if i.id != p.get("source")] if business_key is not None else []
         delivered = [t for t in targets if self.engine._deliver_one(session, t, kind, name, payload)]
-        # A message goes to one receiver (a waiting instance, else a new one); a signal is broadcast.
-        if kind == "signal" or not delivered:
+        if not delivered:  # a message nobody waits for starts a process whose start event waits for it
             self.engine._start_by_event(kind, name, payload, business_key, p.get("version_id"), session=session)
 
     def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:

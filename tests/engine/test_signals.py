@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.models import EventSubscription
+from engine.models import EventSubscription, Job
 from engine.runtime import Engine
 
 from .test_runtime import deploy, drain, make_engine, task
@@ -69,6 +69,10 @@ def test_a_thrown_signal_reaches_instances_of_other_cases(db, clock):
     waiting = [_waiting_at_the_signal(engine, version, key) for key in ("CASE-1", None)]
     thrower = engine.start(deploy(engine, "signal_throw.bpmn"), business_key="CASE-9")
     assert thrower.status == "completed" and engine.history(thrower.id) == ["start_throw", "end_throw"]
-    drain(engine, clock)  # the thrown signal is a job
+    drain(engine, clock)  # the thrown signal is a job, which fans out into one delivery job per receiver
     assert [engine.state(i).status for i in waiting] == ["completed", "completed"]
     assert _subscriptions(engine) == []
+    with engine.db.session_scope(readonly=True) as session:
+        deliveries = session.execute(select(Job.instance_id, Job.status).where(Job.kind == "message",
+                                                                               Job.instance_id.in_(waiting))).all()
+    assert sorted(deliveries) == sorted((i, "done") for i in waiting)
