@@ -221,7 +221,7 @@ def _connection(session: Session) -> tuple[Connection, Any]:
     session until its transaction ends.
     """
     found = session.info.get(_CONNECTION)
-    if found is not None and not found[0].closed and found[0].in_transaction():
+    if found is not None and not found[0].closed and not found[0].invalidated and found[0].in_transaction():
         return found  # type: ignore[no-any-return]
     conn = session.connection()
     raw = conn.connection.dbapi_connection
