@@ -36,9 +36,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +48,11 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironm
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow  # noqa: E402
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser  # noqa: E402
 from SpiffWorkflow.util.task import TaskState  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from bpmn.load import load_bytes  # noqa: E402
 from engine.clock import SystemClock  # noqa: E402
 from engine.connectors import HttpJsonConnector, InquiryContext, InquiryRequest  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.db import Database, temporary_database  # noqa: E402
 from engine.endpoints import for_simulator  # noqa: E402
 from engine.population import sample_person  # noqa: E402
 from engine.runtime import Engine  # noqa: E402
@@ -216,29 +211,14 @@ def durable_rate(n: int, run: DurableRun) -> float:
     return n / (time.perf_counter() - started)
 
 
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on ``server_url``'s server, dropped afterwards.
-
-    Every run starts from the same state: a database that earlier runs filled
-    (and, where autovacuum is off, left full of dead rows) would slow the
-    queue's index scans and make runs incomparable.
-    """
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    name = f"panjereh_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def postgres_rate(n: int, server_url: str, sim_url: str, workers: int = 2, in_flight: int = 6) -> float:
-    """On PostgreSQL, inquiries run by ``workers`` ``panjereh worker`` processes; ``in_flight`` cases at once."""
-    with fresh_database(server_url) as url:
+    """On PostgreSQL, inquiries run by ``workers`` ``panjereh worker`` processes; ``in_flight`` cases at once.
+
+    The run gets a new database: one that earlier runs filled (and, where
+    autovacuum is off, left full of dead rows) slows the queue's index scans
+    and makes runs incomparable.
+    """
+    with temporary_database(server_url, prefix="panjereh_bench") as url:
         return _postgres_rate(n, url, sim_url, workers, in_flight)
 
 

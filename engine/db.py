@@ -28,12 +28,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -199,6 +200,27 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""
         self.engine.dispose()
+
+
+@contextmanager
+def temporary_database(server_url: str, *, prefix: str = "panjereh_tmp") -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``server_url``'s server, dropped afterwards (tests, benchmarks).
+
+    ``server_url`` names any database there that may create databases. Yields
+    the new database's URL. Connection errors are SQLAlchemy's.
+    """
+    admin = create_engine(normalize_url(server_url), isolation_level="AUTOCOMMIT")
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield make_url(normalize_url(server_url)).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
 
 
 def alembic_config(url: str | None = None) -> Any:

@@ -10,9 +10,8 @@ a silently skipped half would hide regressions.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 
 import pytest
@@ -22,7 +21,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from engine.clock import VirtualClock
-from engine.db import Database, normalize_url
+from engine.db import Database, normalize_url, temporary_database
 from engine.models import Instance, ProcessVersion
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -39,25 +38,15 @@ def pg_admin_url() -> str:
 def fresh_pg_database() -> Iterator[str]:
     """A new, empty PostgreSQL database for the duration of the block."""
     admin_url = pg_admin_url()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"panjereh_test_{uuid.uuid4().hex[:12]}"
-    unreachable = None
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    stack = ExitStack()
+    try:  # only creating the database: the block's own errors are not "unreachable"
+        url = stack.enter_context(temporary_database(admin_url, prefix="panjereh_test"))
     except OperationalError as exc:
-        unreachable = str(exc.orig)
-    if unreachable is not None:
-        admin.dispose()
         pytest.fail(f"PostgreSQL is not reachable at {make_url(admin_url).render_as_string(hide_password=True)} "
-                    f"({unreachable}); start it or point PANJEREH_TEST_POSTGRES at a server. "
+                    f"({exc.orig}); start it or point PANJEREH_TEST_POSTGRES at a server. "
                     "PostgreSQL cases fail rather than skip on purpose.", pytrace=False)
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with stack:
+        yield url
 
 
 @pytest.fixture(scope="session")

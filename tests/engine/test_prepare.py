@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from lxml import etree
 
 from bpmn.load import load_bytes
 from bpmn.model import read_model
 from engine.prepare import original_id, prepare_for_engine
-from engine.spiff import check_executable
+from engine.spiff import StepReport, check_executable
 from tests.engine.test_runtime_spiff import doc, make
 
 
@@ -74,6 +75,14 @@ def test_the_model_itself_is_not_changed():
     assert model.source.data == before
 
 
+def _run_to_the_end(xml: bytes) -> tuple[StepReport, etree._Element]:
+    """Run a model with no waits to its end; also give the tree the engine parsed."""
+    live, _, _ = make(xml)
+    report = live.advance()
+    assert report.failure is None and live.finished
+    return report, prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
+
+
 def test_a_signal_end_event_sends_its_signal():
     # SpiffWorkflow 3.2.0 alone reads the end event's signal as no event at all: nothing is sent.
     xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
@@ -84,12 +93,9 @@ def test_a_signal_end_event_sends_its_signal():
            b'<bpmn:sequenceFlow id="f1" sourceRef="t" targetRef="done"/>'
            b'<bpmn:endEvent id="done" name="\xd8\xaa\xd8\xa7\xdb\x8c\xdb\x8c\xd8\xaf"><bpmn:incoming>f1</bpmn:incoming>'
            b'<bpmn:signalEventDefinition signalRef="S"/></bpmn:endEvent></bpmn:process></bpmn:definitions>')
-    live, _, _ = make(xml)
-    report = live.advance()
-    assert report.failure is None and live.finished
+    report, prepared = _run_to_the_end(xml)
     assert report.completed == ("start", "t", "done")  # the added throw event is not in the history
     assert [(e.kind, e.name) for e in report.thrown] == [("signal", "list_approved")]
-    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
     (throw,) = prepared.findall(".//{*}intermediateThrowEvent")
     assert throw.get("id") == "done__signal" and throw.find("{*}signalEventDefinition") is not None
     assert prepared.find(".//{*}endEvent").find("{*}signalEventDefinition") is None
@@ -114,11 +120,8 @@ def test_an_event_definition_given_by_reference_is_the_events_own():
            b'<bpmn:scriptTask id="handle"><bpmn:script>handled = True</bpmn:script></bpmn:scriptTask>'
            b'<bpmn:sequenceFlow id="f3" sourceRef="handle" targetRef="end_err"/><bpmn:endEvent id="end_err"/>'
            b'</bpmn:process></bpmn:definitions>')
-    live, _, _ = make(xml)
-    report = live.advance()
-    assert report.failure is None and live.finished
+    report, prepared = _run_to_the_end(xml)
     assert "handle" in report.completed and "end_err" in report.completed and "end_ok" not in report.completed
-    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
     fail = prepared.find(".//{*}endEvent[@id='fail']")
     assert fail.find("{*}eventDefinitionRef") is None
     assert fail.find("{*}errorEventDefinition").get("id") == "fail__def"
