@@ -44,11 +44,9 @@ Processor = Callable[[Any], Any] | None
 class _Plan:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("names", "positional", "row", "row_processors", "sources", "sql", "statement")
+    __slots__ = ("names", "positional", "row", "row_processors", "sources", "sql")
 
-    def __init__(self, statement: Any, compiled: Any, dialect: Dialect, keys: Sequence[str],
-                 columns: list[Any]) -> None:
-        self.statement = statement  # kept alive: plans are found by the statement's id
+    def __init__(self, compiled: Any, dialect: Dialect, keys: Sequence[str], columns: list[Any]) -> None:
         self.sql: str = compiled.string
         self.positional = bool(compiled.positional)
         # bind_names: each bind parameter's name as rendered (anonymous ones numbered).
@@ -107,12 +105,12 @@ def _make_plan(statement: Any, dialect: Dialect, keys: Sequence[str], many: bool
             or len({c.key for c in columns}) != len(columns)):
         return None
     try:
-        return _Plan(statement, compiled, dialect, keys, columns)
+        return _Plan(compiled, dialect, keys, columns)
     except _Unplannable:
         return None
 
 
-# Plans are found by id(statement); each plan holds its statement, so the id cannot be reused
+# Plans are found by id(statement); each entry holds its statement, so the id cannot be reused
 # while the entry exists. The hot path's statements are module-level (or cached per shape), so
 # the map stays small; MAX_PLANS guards against a caller building statements per call.
 MAX_PLANS = 1024
@@ -186,8 +184,7 @@ def execute(session: Session, statement: Any, params: Mapping[str, Any] | Sequen
     conn, raw = _connection(session)
     dialect = conn.dialect
     keys = tuple(first)
-    found = _PLANS.get((id(statement), dialect.name, keys, many))
-    plan = found[1] if found is not None and found[0] is statement else _plan(statement, dialect, keys, many)
+    plan = _plan(statement, dialect, keys, many)
     if plan is None:
         return session.execute(statement, params)
     if many:

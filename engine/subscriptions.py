@@ -25,7 +25,6 @@ _I = Instance.__table__
 _INSERT = insert(_T)
 _DELETE = delete(_T).where(_T.c.instance_id == bindparam("b_instance"), _T.c.kind == bindparam("b_kind"),
                            _T.c.name == bindparam("b_name"))
-_DELETE_ALL = delete(_T).where(_T.c.instance_id == bindparam("b_instance"))
 _WAITING = (select(_T.c.instance_id).join(_I, _I.c.id == _T.c.instance_id)
             .where(_T.c.kind == bindparam("b_kind"), _T.c.name == bindparam("b_name"), _I.c.status == "waiting")
             .order_by(_I.c.created_at, _I.c.id).limit(bindparam("b_limit")))
@@ -49,10 +48,6 @@ class EventSubscriptions:
             execute(self._session, _DELETE, gone)
         if added:
             execute(self._session, _INSERT, added)
-
-    def clear(self, instance_id: str) -> None:
-        """Remove every row of an instance (it ended)."""
-        execute(self._session, _DELETE_ALL, {"b_instance": instance_id})
 
     def waiting(self, kind: str, name: str, *, business_key: str | None = None, limit: int = 10_000) -> list[str]:
         """Ids of the waiting instances subscribed to ``kind``/``name`` (of ``business_key`` if given), oldest first."""
