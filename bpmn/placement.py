@@ -21,6 +21,7 @@ This module knows nothing of BPMN: rectangles in, rectangles and points out.
 from __future__ import annotations
 
 import itertools
+import math
 from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Sequence
 from operator import itemgetter
@@ -198,6 +199,8 @@ class Canvas:
         # One pass per band: each gap between the band's blocks is judged as soon as it is
         # found (min() and max() written out as the comparisons they make: this is hot).
         ix, iy, half, half_h = ideal[0], ideal[1], width / 2, height / 2
+        # A block at xb in every band: the gap after a band's last block is judged like any other.
+        band_end = ((xb, xb, -math.inf, math.inf),)
         left = ix - half
         best_cost = 0.0
         for y in ys:
@@ -207,7 +210,7 @@ class Canvas:
             top, bottom = y - margin, y + height + margin
             blocks = nearby if presorted else sorted(b for b in nearby if b[2] < bottom and b[3] > top)
             cursor = xa
-            for b0, b1, oy, oy1 in blocks:
+            for b0, b1, oy, oy1 in itertools.chain(blocks, band_end):
                 if oy < bottom and oy1 > top:
                     if b0 > cursor:
                         g1 = xb if xb < b0 else b0
@@ -222,13 +225,6 @@ class Canvas:
                         cursor = b1
                     if cursor >= xb:
                         break
-            if cursor < xb and not xb - cursor < width:
-                x = cursor if cursor > left else left
-                if xb - width < x:
-                    x = xb - width
-                cost = abs(x + half - ix) + wy
-                if best is None or cost < best_cost:
-                    best, best_cost = (cost, x, y), cost
         if best is None:
             return None
         return Bounds(round(best[1]), round(best[2]), width, height)
