@@ -15,6 +15,9 @@ ratios, each measured in this run:
   divided by at iteration 10 (the «نقص مدارک» resubmit loop). Target <= 1.5.
 * ``model500_vs_model10_step`` — durable cost of one step in a 500-activity
   model divided by one in a 10-activity model. Target <= 3.
+
+  Both step ratios take their steps in turn (old instance, young instance,
+  and so on; ``--samples`` each) and compare medians.
 * ``postgres_durable_vs_memory`` — the first figure on PostgreSQL, the
   inquiries run by 2 ``panjereh worker`` processes (several instances in
   flight at once), in a new database created for the run and dropped after.
@@ -286,27 +289,59 @@ def _postgres_rate(n: int, url: str, sim_url: str, workers: int, in_flight: int)
         db.dispose()
 
 
-def step_cost(db: Database, model: bytes, name: str, data: dict[str, Any], answer: dict[str, Any],
-              at: list[int], window: int = 10) -> dict[int, float]:
-    """Median seconds of completing one user task, around each step number in ``at``."""
-    engine = Engine(db, SystemClock())
-    version = engine.deploy(load_bytes(model, f"{name}.bpmn"), key=name).version
-    assert version is not None
-    state = engine.start(version.id, data=data)
-    times: list[float] = []
-    last = max(at) + window // 2 - 1
-    for _ in range(last + 1):
-        (ref,) = state.human_tasks
+class _Stepper:
+    """Instances of one deployed model whose user-task steps ``first`` to ``last - 1`` are timed.
+
+    Each instance is advanced to step ``first`` untimed; once it has given its
+    timed steps (or ended), a new one takes its place, so any number of timed
+    steps can be asked for at the same depth.
+    """
+
+    def __init__(self, engine: Engine, model: bytes, name: str, data: dict[str, Any], answer: dict[str, Any],
+                 first: int, last: int) -> None:
+        version = engine.deploy(load_bytes(model, f"{name}.bpmn"), key=name).version
+        assert version is not None
+        self.engine, self.version_id, self.data, self.answer = engine, version.id, data, answer
+        self.first, self.last = first, last
+        self.state, self.step = None, 0
+
+    def _complete(self) -> float:
+        assert self.state is not None
+        (ref,) = self.state.human_tasks
         started = time.perf_counter()
-        state = engine.complete_task(ref.id, user="bench", data=answer)
-        times.append(time.perf_counter() - started)
-    return {step: statistics.median(times[max(step - window // 2, 0):step + window // 2]) for step in at}
+        self.state = self.engine.complete_task(ref.id, user="bench", data=self.answer)
+        spent = time.perf_counter() - started
+        self.step += 1
+        return spent
+
+    def timed_step(self) -> float:
+        """Seconds of one step at a depth in ``[first, last)``."""
+        if self.state is None or self.state.ended or self.step >= self.last:
+            self.state, self.step = self.engine.start(self.version_id, data=self.data), 0
+            while self.step < self.first:
+                self._complete()
+            assert not self.state.ended, "the model ends before the measured steps"
+        return self._complete()
+
+
+def step_costs(a: _Stepper, b: _Stepper, samples: int) -> tuple[float, float]:
+    """Median seconds of one step of ``a`` and of ``b``, their steps taken in turn.
+
+    Alternating step by step puts a burst of load on the machine (or a
+    database checkpoint) on both sides alike, instead of on one of them.
+    """
+    times_a, times_b = [], []
+    for _ in range(samples):
+        times_a.append(a.timed_step())
+        times_b.append(b.timed_step())
+    return statistics.median(times_a), statistics.median(times_b)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=30)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--samples", type=int, default=60, help="timed steps on each side of the step ratios")
     parser.add_argument("--postgres", default=os.environ.get("PANJEREH_BENCH_POSTGRES",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
                         help="a PostgreSQL server (URL of a database there); the run uses a new database on it")
@@ -334,13 +369,19 @@ def main(argv: list[str] | None = None) -> int:
             results["sqlite_instances_per_s"] = round(durable, 2)
             results["durable_vs_memory"] = round(durable / memory, 3)
 
-            loop = step_cost(db, LOOP, "loop", {"rounds": 0, "defects": 0}, {"pages": 1}, [10, 1000])
-            print(f"resubmit loop: step at iteration 10 {loop[10] * 1000:.2f} ms, at 1,000 {loop[1000] * 1000:.2f} ms")
-            results["loop_step_ms"] = {"10": round(loop[10] * 1000, 3), "1000": round(loop[1000] * 1000, 3)}
-            results["loop_step_1000_vs_10"] = round(loop[1000] / loop[10], 3)
+            steps = Engine(db, SystemClock())
+            loop_data, loop_answer = {"rounds": 0, "defects": 0}, {"pages": 1}
+            young = _Stepper(steps, LOOP, "loop", loop_data, loop_answer, 10, 20)
+            old = _Stepper(steps, LOOP, "loop", loop_data, loop_answer, 1000, 1000 + args.samples)
+            at_10, at_1000 = step_costs(young, old, args.samples)
+            print(f"resubmit loop: step at iteration 10 {at_10 * 1000:.2f} ms, at 1,000 {at_1000 * 1000:.2f} ms "
+                  f"(medians of {args.samples} steps each, taken in turn)")
+            results["loop_step_ms"] = {"10": round(at_10 * 1000, 3), "1000": round(at_1000 * 1000, 3)}
+            results["loop_step_1000_vs_10"] = round(at_1000 / at_10, 3)
 
-            small = step_cost(db, chain_model(10), "chain10", {"skip": False}, {}, [5], window=8)[5]
-            large = step_cost(db, chain_model(500), "chain500", {"skip": False}, {}, [250], window=20)[250]
+            small_model = _Stepper(steps, chain_model(10), "chain10", {"skip": False}, {}, 2, 8)
+            large_model = _Stepper(steps, chain_model(500), "chain500", {"skip": False}, {}, 250, 250 + args.samples)
+            small, large = step_costs(small_model, large_model, args.samples)
             print(f"one step: 10-activity model {small * 1000:.2f} ms, 500-activity model {large * 1000:.2f} ms")
             results["model_step_ms"] = {"10": round(small * 1000, 3), "500": round(large * 1000, 3)}
             results["model500_vs_model10_step"] = round(large / small, 3)
