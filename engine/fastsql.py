@@ -66,7 +66,10 @@ class _Plan:
         self.row: Any = None
         self.row_processors: tuple[Processor, ...] = ()
         if columns:
-            self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
+            try:
+                self.row = namedtuple("Row", [c.key for c in columns])  # type: ignore[misc]
+            except ValueError as exc:  # an unlabelled expression, a keyword, a leading underscore
+                raise _Unplannable(f"result columns that are not names: {exc}") from exc
             self.row_processors = tuple(c.type.dialect_impl(dialect).result_processor(dialect, None)
                                         for c in columns)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import bindparam, event, insert, select, update
+from sqlalchemy import bindparam, event, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 import engine.fastsql as fastsql
@@ -106,6 +106,9 @@ def test_statements_it_cannot_plan_are_handed_on(db):
         execute(session, _INSERT_JOB, [_job(1), _job(2), _job(3)])
         found = execute(session, _EXPANDING, {"b_ids": ["job-003", "job-001"]}).scalars()
     assert list(found) == ["job-001", "job-003"]
+    with db.session_scope() as session:  # result columns that cannot be names of a row
+        unnamed = execute(session, select(literal(7), literal("x").label("class")), {}).all()
+    assert [tuple(row) for row in unnamed] == [(7, "x")]
 
 
 def test_a_missing_parameter_is_sqlalchemys_error_not_a_key_error(db):
