@@ -168,6 +168,18 @@ class EventSubscription(Base):
     name: Mapped[str] = mapped_column(String(500), primary_key=True)
 
 
+class SubscriptionBackfill(Base):
+    """An instance that was waiting before ``event_subscriptions`` existed and has no rows there yet.
+
+    Filled once by migration 0003; the engine empties it before it next
+    looks up who waits for a signal (``engine.subscriptions``).
+    """
+
+    __tablename__ = "subscription_backfill"
+
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id", ondelete="CASCADE"), primary_key=True)
+
+
 class HumanTask(Base):
     """A row of the clerks' inbox: one user or manual task waiting for a person."""
 

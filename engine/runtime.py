@@ -534,6 +534,8 @@ class Engine:
 
     def _deliver_all(self, kind: str, name: str, payload: Any, business_key: str | None, instance_id: str | None,
                      start: bool) -> list[str]:
+        if kind == "signal" and instance_id is None:
+            self.backfill_subscriptions()
         with self.db.session_scope(readonly=True) as session:
             if instance_id is not None:
                 candidates = [instance_id]
@@ -554,6 +556,43 @@ class Engine:
         if start and instance_id is None and (kind == "signal" or not delivered):
             delivered += self._repeat(lambda: self._start_by_event(kind, name, payload, business_key, None))
         return delivered
+
+    def backfill_subscriptions(self) -> int:
+        """Give their subscription rows to the instances migration 0003 listed; return how many were done.
+
+        One transaction per instance: its workflow is settled again, which
+        writes the rows for what it waits for (and changes nothing else on a
+        consistent instance). An instance that cannot be loaded any more gets
+        an incident naming the error instead of blocking every broadcast.
+        Cheap when the list is empty (one indexed read), which it is after
+        the first broadcast following the upgrade.
+        """
+        with self.db.session_scope(readonly=True) as session:
+            backlog = EventSubscriptions(session).backlog()
+        done = 0
+        for instance_id in backlog:
+            def one(target: str = instance_id) -> None:
+                with self.db.session_scope() as session:
+                    row = Instances(session, self.clock).lock(target)
+                    if row.status == "waiting":
+                        self._act(session, row, lambda live: StepReport(), actor="engine",
+                                  action="subscriptions.backfilled")
+                    EventSubscriptions(session).backfilled(target)
+            try:
+                self._repeat(one)
+            except ConcurrencyError as exc:  # busy: the action that won settled its rows; the next pass retries
+                log.warning("instance %s: subscriptions not restored this time: %s", instance_id, exc)
+                continue
+            except Exception as exc:  # noqa: BLE001 - one broken instance must not block every broadcast
+                log.error("instance %s: its signal subscriptions could not be restored: %s", instance_id, exc)
+                with self.db.session_scope() as session:
+                    Incidents(session, self.clock).open(
+                        message=f"its signal subscriptions could not be restored after an upgrade: {exc}",
+                        instance_id=instance_id, element_id=None, details={"kind": "subscriptions"},
+                        actor="engine")
+                    EventSubscriptions(session).backfilled(instance_id)
+            done += 1
+        return done
 
     def _deliver_one(self, session: Session, instance_id: str, kind: str, name: str, payload: Any) -> bool:
         row = Instances(session, self.clock).lock(instance_id)
@@ -689,6 +728,8 @@ class _MessageJob:
         self.engine = engine
 
     def run(self, lease: Lease) -> Any:
+        if lease.payload.get("kind") == "signal" and not lease.payload.get("target"):
+            self.engine.backfill_subscriptions()  # before the broadcast reads the subscriptions
         return None
 
     def resume(self, session: Session, lease: Lease, result: Any) -> None:

@@ -8,6 +8,10 @@ instances by event name with one indexed query:
   business key, when given, narrows the broadcast;
 * a **message** goes to the instances waiting for it under the message's
   business key (BPMN correlation); without a key it reaches none of them.
+
+Instances that were already waiting when the table was made (migration
+0002) are listed in ``subscription_backfill`` (migration 0003) until the
+engine has given them their rows (``Engine`` does it before a broadcast).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from engine.fastsql import execute
-from engine.models import EventSubscription, Instance
+from engine.models import EventSubscription, Instance, SubscriptionBackfill
 
 _T = EventSubscription.__table__
 _I = Instance.__table__
@@ -29,6 +33,10 @@ _WAITING = (select(_T.c.instance_id).join(_I, _I.c.id == _T.c.instance_id)
             .where(_T.c.kind == bindparam("b_kind"), _T.c.name == bindparam("b_name"), _I.c.status == "waiting")
             .order_by(_I.c.created_at, _I.c.id).limit(bindparam("b_limit")))
 _WAITING_KEYED = _WAITING.where(_I.c.business_key == bindparam("b_key"))
+
+_B = SubscriptionBackfill.__table__
+_BACKLOG = select(_B.c.instance_id).order_by(_B.c.instance_id)
+_DONE = delete(_B).where(_B.c.instance_id == bindparam("b_instance"))
 
 Wait = tuple[str, str]  # (kind, name)
 
@@ -55,3 +63,11 @@ class EventSubscriptions:
         if business_key is None:
             return list(execute(self._session, _WAITING, params).scalars())
         return list(execute(self._session, _WAITING_KEYED, {**params, "b_key": business_key}).scalars())
+
+    def backlog(self) -> list[str]:
+        """Ids of instances still waiting for their rows (see the module docstring); usually none."""
+        return list(execute(self._session, _BACKLOG, {}).scalars())
+
+    def backfilled(self, instance_id: str) -> None:
+        """Take ``instance_id`` off the backlog."""
+        execute(self._session, _DONE, {"b_instance": instance_id})

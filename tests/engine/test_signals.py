@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, select
 
-from engine.models import EventSubscription, Job
+from engine.db import Database
+from engine.models import EventSubscription, Job, SubscriptionBackfill
 from engine.runtime import Engine
+from engine.state_store import load_parts, save_parts
 
 from .test_runtime import deploy, drain, make_engine, task
 
@@ -76,3 +79,35 @@ def test_a_thrown_signal_reaches_instances_of_other_cases(db, clock):
         deliveries = session.execute(select(Job.instance_id, Job.status).where(Job.kind == "message",
                                                                                Job.instance_id.in_(waiting))).all()
     assert sorted(deliveries) == sorted((i, "done") for i in waiting)
+
+
+@pytest.mark.parametrize("sent_by", ["api", "process"])
+def test_instances_waiting_since_before_the_subscriptions_table_still_get_the_signal(empty_db_url, clock, sent_by):
+    db = Database(empty_db_url)
+    db.upgrade("0002")
+    engine = make_engine(db, clock)
+    version = deploy(engine, "signals.bpmn")
+    old = [_waiting_at_the_signal(engine, version, key) for key in ("CASE-1", None)]
+    broken = _waiting_at_the_signal(engine, version, "CASE-3")
+    with db.session_scope() as session:  # what the code before migration 0002 left behind
+        session.execute(delete(S))
+        for instance_id in [*old, broken]:
+            meta = load_parts(session, instance_id)["pj"]
+            del meta["events"]
+            save_parts(session, instance_id, {"pj": meta})
+        save_parts(session, broken, {"wf": {"format": "not a workflow"}})  # and one that cannot be loaded
+    db.upgrade()  # 0003 lists every waiting instance
+    restarted = make_engine(db, clock)  # a new process: nothing cached
+
+    if sent_by == "api":
+        assert sorted(restarted.broadcast_signal("list_approved", start=False)) == sorted(old)
+    else:
+        restarted.start(deploy(restarted, "signal_throw.bpmn"), business_key="CASE-9")
+        drain(restarted, clock)
+    assert [restarted.state(i).status for i in old] == ["completed", "completed"]
+    (incident,) = restarted.incidents(instance_id=broken)
+    assert "subscriptions could not be restored" in incident.message
+    with db.session_scope(readonly=True) as session:
+        assert session.scalars(select(SubscriptionBackfill.instance_id)).all() == []
+    assert restarted.backfill_subscriptions() == 0
+    db.dispose()
