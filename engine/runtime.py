@@ -494,7 +494,8 @@ class Engine:
         waiting: list[str] = []
         if status == "waiting":
             for eid in ([h.element_id for h in snap.humans] + [s.element_id for s in snap.services]
-                        + [t.element_id for t in snap.timers] + [e.element_id for e in snap.events]):
+                        + [t.element_id for t in snap.timers]
+                        + [e.element_id for e in snap.events if not e.handler]):
                 if eid not in waiting:
                     waiting.append(eid)
         refs = tuple(HumanTaskRef(cached.meta["humans"][h.key], h.element_id, h.name)

@@ -87,11 +87,20 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from types import ModuleType
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from lxml import etree
+from SpiffWorkflow.bpmn.parser.event_parsers import (
+    CONDITIONAL_EVENT_XPATH,
+    ERROR_EVENT_XPATH,
+    ESCALATION_EVENT_XPATH,
+    MESSAGE_EVENT_XPATH,
+    SIGNAL_EVENT_XPATH,
+    TIMER_EVENT_XPATH,
+)
 from SpiffWorkflow.bpmn.parser.ProcessParser import AdHocParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
@@ -101,6 +110,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.data_spec import BpmnDataStoreSpecification
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
+    CodeEventDefinition,
     ErrorEventDefinition,
     EscalationEventDefinition,
     SignalEventDefinition,
@@ -123,14 +133,18 @@ from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.specs.base import TaskSpec
 from SpiffWorkflow.specs.Join import Join
+from SpiffWorkflow.spiff.parser.event_parsers import SpiffStartEventParser
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser, SpiffProcessParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.defaults import ServiceTask as SpiffServiceTask
+from SpiffWorkflow.spiff.specs.event_definitions import ErrorEventDefinition as SpiffErrorEventDefinition
+from SpiffWorkflow.spiff.specs.event_definitions import EscalationEventDefinition as SpiffEscalationEventDefinition
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessageEventDefinition
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.task import TaskState
@@ -232,12 +246,17 @@ class TimerWait:
 
 @dataclass(frozen=True)
 class EventWait:
-    """A catching event waiting for a message or signal (``kind``) named ``name``."""
+    """A catching event waiting for a message or signal (``kind``) named ``name``.
+
+    ``handler`` marks the start event of an event sub-process of a running
+    scope: the instance listens for it (subscriptions) without standing there.
+    """
 
     key: str
     element_id: str
     kind: str
     name: str
+    handler: bool = False
 
 
 @dataclass(frozen=True)
@@ -427,9 +446,41 @@ class _AdHocParser(_IterativeParsing, AdHocParser):
         self._setup_iterative()
 
 
+class _StartEventParser(SpiffStartEventParser):
+    """Start events, with the error and escalation triggers of event sub-processes.
+
+    The library reads only message, signal, timer and conditional
+    definitions on a start event; an event sub-process that starts on an
+    error or an escalation became a *none* start event, so its handler ran as
+    soon as its scope began, whatever happened. (Where it may start: only in
+    an event sub-process, which is what BPMN allows.)
+    """
+
+    def create_task(self) -> Any:
+        parent = self.node.getparent()
+        if parent is None or parent.get("triggeredByEvent") != "true":
+            return super().create_task()
+        definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
+                                                CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
+        task = self._create_task(definition)
+        self.spec.start.connect(task)
+        return task
+
+    def parse_extensions(self, node: Any = None) -> dict[str, Any]:
+        extensions = dict(super().parse_extensions(node))
+        if node is None and self.node.get("isInterrupting") == "false":
+            # Kept with the spec's extensions (the library has no field for it): see _ScopedEvents.
+            extensions[NON_INTERRUPTING] = True
+        return extensions
+
+
 class _Parser(SpiffBpmnParser):
     PROCESS_PARSER_CLASS = _ProcessParser
     AD_HOC_PARSER_CLASS = _AdHocParser
+    OVERRIDE_PARSER_CLASSES: ClassVar[dict[str, Any]] = {**SpiffBpmnParser.OVERRIDE_PARSER_CLASSES,
+                               full_tag("startEvent"): (_StartEventParser,
+                                                        SpiffBpmnParser.OVERRIDE_PARSER_CLASSES[
+                                                            full_tag("startEvent")][1])}
 
     def __init__(self, data_store_names: list[str], force_executable: bool) -> None:
         super().__init__()  # no validator: bpmn.validate reports schema problems
@@ -705,6 +756,31 @@ class _MessageEventDefinition(SpiffMessageEventDefinition):
         super().update_task_data(my_task)
 
 
+class _ScopedThrow:
+    """Errors and escalations thrown from where they happen, to be caught from the inside out.
+
+    The library's Spiff flavour throws them with no target, so any waiting
+    catcher anywhere in the instance could take them (a boundary event on an
+    unrelated sub-process) and an event sub-process of the thrower's own
+    scope was never asked. With the thrower's workflow as the target, the
+    library looks in that scope first and then each enclosing one
+    (:class:`_ScopedEvents`).
+    """
+
+    def throw(self, my_task: Task) -> None:
+        expression = getattr(self, "expression", None)
+        payload = my_task.workflow.script_engine.evaluate(my_task, expression) if expression is not None else None
+        my_task.workflow.top_workflow.catch(BpmnEvent(self, payload=payload, target=my_task.workflow))
+
+
+class _ErrorEventDefinition(_ScopedThrow, SpiffErrorEventDefinition):
+    """An error thrown to its own scope first (see :class:`_ScopedThrow`)."""
+
+
+class _EscalationEventDefinition(_ScopedThrow, SpiffEscalationEventDefinition):
+    """An escalation thrown to its own scope first (see :class:`_ScopedThrow`)."""
+
+
 def _seconds(value: float) -> Any:
     from datetime import timedelta  # local: only cycles need it
 
@@ -811,7 +887,9 @@ def _build_registry() -> Any:
     config = dict(SPIFF_CONFIG)  # a copy: the library's dict stays untouched
     registry = BpmnWorkflowSerializer.configure(config)
     replaced = {TimeDateEventDefinition: _ClockedTimeDate, DurationTimerEventDefinition: _ClockedDuration,
-                CycleTimerEventDefinition: _ClockedCycle, SpiffMessageEventDefinition: _MessageEventDefinition}
+                CycleTimerEventDefinition: _ClockedCycle, SpiffMessageEventDefinition: _MessageEventDefinition,
+                SpiffErrorEventDefinition: _ErrorEventDefinition,
+                SpiffEscalationEventDefinition: _EscalationEventDefinition}
     for cls, converter in config.items():
         if cls in replaced:
             converter(replaced[cls], registry, typename=cls.__name__)
@@ -911,6 +989,180 @@ def script_functions() -> dict[str, Callable[..., Any]]:
 # 5. Live instances
 # =============================================================================================
 
+NON_INTERRUPTING = "panjereh:nonInterrupting"
+
+
+class _ScopedEvents(EventManager):
+    """The library's event manager, plus event sub-processes nested inside sub-processes.
+
+    SpiffWorkflow 3.2.0 starts an event sub-process only when it sits at the
+    top of the process (``update_collaboration`` looks at the top spec's
+    triggers). One drawn inside a sub-process was never started: an error
+    thrown there escaped as uncaught, a signal or message went by. Here:
+
+    * an error or escalation thrown in a scope starts the scope's own event
+      sub-process that waits for it, else goes to a boundary event of the
+      activity holding that scope, else further out (BPMN's order; the
+      library let any waiting catcher anywhere take it);
+    * a signal or message from outside starts those of every running
+      sub-process, as the library does for the top level;
+    * an *interrupting* event sub-process (the default) cancels the rest of
+      its scope when it starts, at any level (the library ran it alongside).
+    """
+
+    def __init__(self, workflow: Any) -> None:
+        super().__init__(workflow)
+        self.running: Task | None = None  # the task the engine is running now (it may be the thrower)
+        self._cut: set[Any] = set()  # running tasks of an interrupted scope: what follows them is cancelled
+
+    def ran(self, task: Task) -> None:
+        """``task`` finished running: if its scope was interrupted meanwhile, drop what it led to."""
+        self.running = None
+        if task.id in self._cut:
+            self._cut.discard(task.id)
+            for child in list(task.children):
+                # The scope's end join stays: it ends the scope once the handler is done.
+                if not child.has_state(TaskState.FINISHED_MASK) and not _ends_scope(child):
+                    child.cancel()
+
+    def _interrupt(self, scope: Any, handler: Task | None) -> None:
+        """Cancel everything unfinished in ``scope`` but ``handler`` (an interrupting event sub-process).
+
+        The task running now (often the thrower) finishes its run; what it
+        leads to is cancelled when it has (:meth:`ran`).
+        """
+        running = self.running
+        if handler is not None:
+            # The scope's pending end join moves under the handler, out of the work cancelled below:
+            # it ends the scope once the handler is done (the library predicts no path for a handler).
+            end = next((t for t in scope.tasks.values()
+                        if _ends_scope(t) and not t.has_state(TaskState.FINISHED_MASK)), None)
+            if end is not None and end.parent is not None and end.parent is not running:
+                end.parent._children.remove(end.id)
+                end._parent = handler.id
+                handler._children.append(end.id)
+        stack = [scope.task_tree]
+        while stack:
+            for child in list(stack.pop().children):
+                if child is handler or _ends_scope(child):
+                    continue
+                if child is running and not child.has_state(TaskState.FINISHED_MASK):
+                    self._cut.add(child.id)
+                elif child.has_state(TaskState.FINISHED_MASK) or child is running:
+                    stack.append(child)
+                else:
+                    child.cancel()
+
+    def catch(self, event: BpmnEvent, internal: bool = True) -> int:
+        if event.target is not None and isinstance(event.event_definition, CodeEventDefinition):
+            return self._propagate(event, internal)
+        if isinstance(event.event_definition, SignalEventDefinition | MessageEventDefinition):
+            for sub in list(self.workflow.subprocesses.values()):
+                if not sub.completed:
+                    self._start_handlers(sub, event)
+        self._stop_interrupted([t for t in self.tasks.values() if t.task_spec.catches(t, event)])
+        return int(super().catch(event, internal))
+
+    def _propagate(self, event: BpmnEvent, internal: bool) -> int:
+        """An error or escalation, from the thrower's scope outwards (BPMN's order).
+
+        In each scope: the scope's own event sub-process that starts on it;
+        else a boundary event on the activity that holds the scope (not on
+        any other activity, as the library allowed); else the next scope
+        out. Thrown past the top, it escapes (``get_events``).
+        """
+        top = self.workflow
+        scope = event.target
+        while True:
+            if scope.parent_workflow is None:
+                self.update_collaboration(event)  # the library starts the top level's event sub-processes
+                here = [t for t in self.tasks.values()
+                        if isinstance(t.task_spec, StartEvent) and t.workflow is not top
+                        and t.workflow.parent_task_id is not None
+                        and top.get_task_from_id(t.workflow.parent_task_id).workflow is top
+                        and t.task_spec.event_definition.catches(t, event)]
+            else:
+                here = self._start_handlers(scope, event)
+            if here or scope.parent_workflow is None:
+                break
+            holder = top.get_task_from_id(scope.parent_task_id)
+            here = [t for t in self.tasks.values()
+                    if isinstance(t.task_spec, BoundaryEvent) and t.parent is not None and t.parent is holder.parent
+                    and t.task_spec.event_definition.catches(t, event)]
+            if here:
+                break
+            scope = scope.parent_workflow
+        if not here:
+            if internal:
+                top.bpmn_events.append(event)
+            return 0
+        self._stop_interrupted(here)
+        for task in here:
+            task.task_spec.catch(task, event)
+            task.task_spec._update(task)
+        return len(here)
+
+    def _stop_interrupted(self, catchers: list[Task]) -> None:
+        """Stop the sub-processes an interrupting boundary event among ``catchers`` is about to cancel.
+
+        The library cancels the sub-process only when the boundary's join
+        runs, after the sub-process's own ready steps: a signal thrown inside
+        it let the steps after the throw run first.
+        """
+        for catcher in catchers:
+            if not (isinstance(catcher.task_spec, BoundaryEvent) and catcher.task_spec.cancel_activity):
+                continue
+            for sibling in catcher.parent.children if catcher.parent is not None else ():
+                sub = self.workflow.subprocesses.get(sibling.id)
+                if sub is not None and not sub.completed and not isinstance(sibling.task_spec, BoundaryEvent):
+                    self._interrupt(sub, None)
+
+    def update_collaboration(self, event: BpmnEvent) -> None:
+        before = set(self.workflow.subprocesses)
+        super().update_collaboration(event)
+        for task_id in set(self.workflow.subprocesses) - before:
+            handler = self.workflow.get_task_from_id(task_id)
+            if handler.workflow is self.workflow and _interrupts(self.workflow.subprocesses[task_id].spec, event):
+                self._interrupt(self.workflow, handler)
+
+    def _start_handlers(self, scope: Any, event: BpmnEvent) -> list[Task]:
+        """Start ``scope``'s event sub-processes whose start event waits for ``event``; their waiting starts."""
+        start = scope.spec.start
+        started: list[Any] = []
+        for name in getattr(start, "trigger_specs", ()):
+            sub_spec = self.workflow.subprocess_specs.get(name)
+            if sub_spec is not None and any(ts.event_definition == event.event_definition
+                                            for ts in sub_spec.bpmn_start_events):
+                task_id = start.trigger_wf(scope.task_tree, name)
+                started.append(self.workflow.subprocesses[task_id])
+                if _interrupts(sub_spec, event):
+                    self._interrupt(scope, scope.get_task_from_id(task_id))
+        return [t for t in self.tasks.values()
+                if any(t.workflow is sub for sub in started) and t.task_spec.event_definition.catches(t, event)]
+
+
+def _ends_scope(task: Task) -> bool:
+    """True for a workflow's end join (by name: a restored spec's ``end`` is another object)."""
+    return bool(task.task_spec.name == task.workflow.spec.end.name)
+
+
+def _interrupts(sub_spec: Any, event: BpmnEvent) -> bool:
+    """True if an event sub-process of ``sub_spec`` starting on ``event`` is interrupting (BPMN's default)."""
+    return any(ts.event_definition == event.event_definition
+               and not (getattr(ts, "extensions", None) or {}).get(NON_INTERRUPTING)
+               for ts in sub_spec.bpmn_start_events)
+
+
+class _Workflow(BpmnWorkflow):
+    """A BpmnWorkflow whose events go through :class:`_ScopedEvents`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        manager = _ScopedEvents(self)
+        manager.tasks = self.event_manager.tasks  # what the start already registered
+        self.event_manager = manager
+
+
 class LiveInstance:
     """One running workflow, its actions, and its state as parts.
 
@@ -944,7 +1196,7 @@ class LiveInstance:
         """A new instance of ``process_id`` with ``data`` as its start data (not yet advanced)."""
         spec, subprocess_specs = _restored(version_id, specs, process_id)
         try:
-            workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock))
+            workflow = _Workflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock))
         # The adapter boundary again: creating a workflow predicts its first tasks, and the library
         # raises whatever it meets there (WorkflowException for a start event leading nowhere ...).
         except Exception as exc:
@@ -960,8 +1212,8 @@ class LiveInstance:
         if not isinstance(header, Mapping) or header.get("format") != STATE_FORMAT:
             raise InvalidState(f"the stored state is not {STATE_FORMAT}")
         spec, subprocess_specs = _restored(version_id, specs, process_id)
-        workflow = BpmnWorkflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock),
-                                deserializing=True)
+        workflow = _Workflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock),
+                             deserializing=True)
         by_owner: dict[str | None, list[dict[str, Any]]] = {}
         for key, value in parts.items():
             if key.startswith(TASK_PART_PREFIX):
@@ -1110,6 +1362,9 @@ class LiveInstance:
                     if due is not None:
                         timers.append(TimerWait(key, element, due))
                     events.extend(EventWait(key, element, kind, name) for kind, name in _event_names(definition))
+        events.extend(EventWait(key, original_id(start.bpmn_id), kind, name, handler=True)
+                      for key, start in self._handler_starts()
+                      for kind, name in _event_names(start.event_definition))
         return Snapshot(self.finished, tuple(humans), tuple(services), tuple(timers), tuple(events),
                         tuple(stuck), depth, size)
 
@@ -1324,10 +1579,22 @@ class LiveInstance:
                 current = self._wf.get_task_from_id(owner.parent_task_id)
         return None
 
+    def _handler_starts(self) -> Iterator[tuple[str, Any]]:
+        """(scope key, start event spec) of the event sub-processes the running scopes may start on an event."""
+        wf = self._wf
+        scopes = [] if wf.completed else [wf]
+        scopes += [sp for sp in wf.subprocesses.values() if not sp.completed]
+        for scope in scopes:
+            for name in getattr(scope.spec.start, "trigger_specs", ()):
+                sub_spec = wf.subprocess_specs.get(name)
+                for start in getattr(sub_spec, "bpmn_start_events", ()):
+                    yield f"{scope.task_tree.id}/{name}", start
+
     def _waiting_definition(self, kind: str, name: str) -> Any:
         wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
-        for task in list(self._wf.event_manager.tasks.values()):
-            definition = task.task_spec.event_definition
+        definitions = [task.task_spec.event_definition for task in list(self._wf.event_manager.tasks.values())]
+        definitions += [start.event_definition for _, start in self._handler_starts()]
+        for definition in definitions:
             candidates = (definition.event_definitions if isinstance(definition, MultipleEventDefinition)
                           else [definition])
             for d in candidates:
@@ -1340,10 +1607,18 @@ class LiveInstance:
         wf = self._wf
         self._steps = 0
 
+        events = wf.event_manager if isinstance(wf.event_manager, _ScopedEvents) else None
+
         def will(task: Task) -> None:
+            if task.state != TaskState.READY:
+                raise _Interrupted  # cancelled during this pass (an interrupting event): not to run
             self._isolate(task)
+            if events is not None:
+                events.running = task
 
         def did(task: Task) -> None:
+            if events is not None:
+                events.ran(task)
             self._record(task, completed)
             self._since_prune += 1
             self._steps += 1
@@ -1354,6 +1629,8 @@ class LiveInstance:
             active_subprocesses = len(wf.get_active_subprocesses())
             try:
                 count = wf._do_engine_steps(will, did)
+            except _Interrupted:
+                continue  # the pass stopped before a cancelled task; the next one sees the tree as it is
             except SpiffWorkflowException as exc:
                 if not self._caught_script_error(exc):
                     raise
@@ -1431,6 +1708,10 @@ class LiveInstance:
                 failure = Failure(None, f"the BPMN error {escaped.code or escaped.name or ''} was thrown and "
                                         "no event caught it", "error_event")
         return StepReport(tuple(completed), thrown, failure)
+
+
+class _Interrupted(Exception):
+    """A pass of engine steps reached a task an interrupting event cancelled during that pass."""
 
 
 class _TooDeep(Exception):

@@ -17,7 +17,7 @@ import pytest
 from tests.engine.betsy_harness import run_betsy
 
 LIBRARY_PASSED, LIBRARY_REJECTED, LIBRARY_VALID_REJECTED = 85, 107, 18
-OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 98, 152, 11
+OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 105, 152, 11
 
 
 @pytest.mark.corpus

@@ -1,0 +1,228 @@
+"""Event sub-processes and the scope of thrown events: SpiffWorkflow 3.2.0 alone, then engine.spiff.
+
+The library reads an error or escalation start event as a *none* start (the
+handler ran as soon as its scope began), never starts an event sub-process
+drawn inside a sub-process, runs interrupting ones alongside the work they
+should stop, and lets any waiting catcher anywhere take an error. Each test
+reloads the instance from its JSON state parts between steps, as the
+database would.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lxml import etree
+from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import SignalEventDefinition
+from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.util.task import TaskState
+
+from bpmn.load import load_bytes
+from engine.spiff import LiveInstance
+
+from .test_runtime import make_engine, task
+from .test_runtime_spiff import NS, Store, human, make, reload
+
+
+def model(definitions: str, body: str) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions {NS} id="d" targetNamespace="t">'
+            f'{definitions}<bpmn:process id="p" isExecutable="true">{body}</bpmn:process>'
+            '</bpmn:definitions>').encode()
+
+
+def flows(*pairs: tuple[str, str], prefix: str = "f") -> str:
+    return "".join(f'<bpmn:sequenceFlow id="{prefix}{i}" sourceRef="{a}" targetRef="{b}"/>'
+                   for i, (a, b) in enumerate(pairs))
+
+
+def handler(sid: str, start: str, task: str, interrupting: bool = True) -> str:
+    """An event sub-process: ``start`` (its start event's definition) then the user task ``task``."""
+    attr = "" if interrupting else ' isInterrupting="false"'
+    return (f'<bpmn:subProcess id="{sid}" triggeredByEvent="true">'
+            f'<bpmn:startEvent id="{sid}_start"{attr}>{start}</bpmn:startEvent>'
+            f'<bpmn:userTask id="{task}"/><bpmn:endEvent id="{sid}_end"/>'
+            + flows((f"{sid}_start", task), (task, f"{sid}_end"), prefix=f"{sid}_f") + '</bpmn:subProcess>')
+
+
+# A case whose review sub-process has three handlers: missing documents (an error the review throws),
+# the applicant withdrawing (a signal, interrupting) and a reminder (a signal, not interrupting).
+CASE = model(
+    '<bpmn:error id="Err_docs" errorCode="docs_missing"/>'
+    '<bpmn:signal id="Sig_withdraw" name="withdrawn"/><bpmn:signal id="Sig_remind" name="reminder"/>',
+    '<bpmn:startEvent id="start"/><bpmn:userTask id="t_register"/>'
+    '<bpmn:subProcess id="review"><bpmn:startEvent id="r_start"/><bpmn:userTask id="t_check"/>'
+    '<bpmn:exclusiveGateway id="gw" default="r_bad"/><bpmn:endEvent id="r_ok"/>'
+    '<bpmn:endEvent id="r_missing"><bpmn:errorEventDefinition errorRef="Err_docs"/></bpmn:endEvent>'
+    + flows(("r_start", "t_check"), ("t_check", "gw"), prefix="r")
+    + '<bpmn:sequenceFlow id="r_good" sourceRef="gw" targetRef="r_ok">'
+      '<bpmn:conditionExpression>docs_ok == True</bpmn:conditionExpression></bpmn:sequenceFlow>'
+      '<bpmn:sequenceFlow id="r_bad" sourceRef="gw" targetRef="r_missing"/>'
+    + handler("on_missing", '<bpmn:errorEventDefinition errorRef="Err_docs"/>', "t_notify")
+    + handler("on_withdraw", '<bpmn:signalEventDefinition signalRef="Sig_withdraw"/>', "t_close")
+    + handler("on_remind", '<bpmn:signalEventDefinition signalRef="Sig_remind"/>', "t_follow_up",
+              interrupting=False)
+    + '</bpmn:subProcess><bpmn:userTask id="t_archive"/><bpmn:endEvent id="end"/>'
+    + flows(("start", "t_register"), ("t_register", "review"), ("review", "t_archive"), ("t_archive", "end")))
+
+
+def waiting(live: LiveInstance) -> list[str]:
+    return sorted(h.element_id for h in live.snapshot().humans)
+
+
+def at_review(data: dict[str, Any] | None = None) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
+    live, specs, clock = make(CASE, data=data or {})
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_register"), {})
+    return reload(live, specs, store, clock), specs, clock, store
+
+
+def library(xml: bytes) -> BpmnWorkflow:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(xml))
+    wf = BpmnWorkflow(parser.get_spec("p"), parser.get_subprocess_specs("p"))
+    wf.do_engine_steps()
+    return wf
+
+
+def library_waiting(wf: BpmnWorkflow) -> list[str]:
+    return sorted(t.task_spec.bpmn_id for t in wf.get_tasks(state=TaskState.READY, manual=True))
+
+
+def library_complete(wf: BpmnWorkflow, bpmn_id: str, **data: Any) -> None:
+    (task,) = [t for t in wf.get_tasks(state=TaskState.READY, manual=True) if t.task_spec.bpmn_id == bpmn_id]
+    task.data.update(data)
+    task.run()
+    wf.do_engine_steps()
+
+
+def test_the_library_runs_an_error_handler_at_once_and_never_starts_a_nested_one():
+    wf = library(CASE)
+    library_complete(wf, "t_register")
+    assert library_waiting(wf) == ["t_check", "t_notify"]  # the missing-documents notice before any check
+    wf.catch(BpmnEvent(SignalEventDefinition("withdrawn")))
+    wf.do_engine_steps()
+    assert "t_close" not in library_waiting(wf)  # the withdrawal was never heard
+
+
+def test_an_error_handler_waits_for_its_error():
+    live, _, _, _ = at_review()
+    assert waiting(live) == ["t_check"]
+    assert {(e.kind, e.name) for e in live.snapshot().events} == {("signal", "withdrawn"), ("signal", "reminder")}
+
+
+def test_the_error_a_sub_process_throws_starts_its_own_handler_then_the_case_goes_on():
+    live, specs, clock, store = at_review()
+    report = live.complete_human(human(live, "t_check"), {"docs_ok": False})
+    assert report.failure is None and live.snapshot().stuck == ()
+    assert waiting(live) == ["t_notify"]
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_notify"), {})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_archive"]  # the handler ended the review; the case continues after it
+    live.complete_human(human(live, "t_archive"), {})
+    assert live.finished
+
+
+def test_a_good_review_never_runs_the_handler():
+    live, specs, clock, store = at_review()
+    live.complete_human(human(live, "t_check"), {"docs_ok": True})
+    assert waiting(reload(live, specs, store, clock)) == ["t_archive"]
+
+
+def test_an_interrupting_signal_handler_stops_the_review():
+    live, specs, clock, store = at_review()
+    report = live.deliver("signal", "withdrawn")
+    assert report is not None and report.failure is None
+    assert waiting(live) == ["t_close"]  # t_check was cancelled
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_close"), {})
+    assert waiting(reload(live, specs, store, clock)) == ["t_archive"]
+
+
+@pytest.mark.parametrize("first", ["t_follow_up", "t_check"])
+def test_a_non_interrupting_signal_handler_runs_beside_the_review(first):
+    live, specs, clock, store = at_review()
+    live.deliver("signal", "reminder")
+    assert waiting(live) == ["t_check", "t_follow_up"]
+    live = reload(live, specs, store, clock)
+    second = "t_check" if first == "t_follow_up" else "t_follow_up"
+    live.complete_human(human(live, first), {"docs_ok": True})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == [second]  # the review ends when both are done, whichever is last
+    live.complete_human(human(live, second), {"docs_ok": True})
+    assert waiting(reload(live, specs, store, clock)) == ["t_archive"]
+
+
+# A sub-process that throws a signal its own interrupting boundary event catches: nothing after the
+# throw may run. The library cancelled the sub-process only after its next steps had run.
+STOP = model(
+    '<bpmn:signal id="Sig_stop" name="stop"/>',
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:subProcess id="work"><bpmn:startEvent id="w_start"/>'
+    '<bpmn:intermediateThrowEvent id="w_stop"><bpmn:signalEventDefinition signalRef="Sig_stop"/>'
+    '</bpmn:intermediateThrowEvent>'
+    '<bpmn:scriptTask id="w_after"><bpmn:script>after = True</bpmn:script></bpmn:scriptTask>'
+    '<bpmn:endEvent id="w_end"/>' + flows(("w_start", "w_stop"), ("w_stop", "w_after"), ("w_after", "w_end"),
+                                          prefix="w")
+    + '</bpmn:subProcess>'
+    '<bpmn:boundaryEvent id="b_stop" attachedToRef="work"><bpmn:signalEventDefinition signalRef="Sig_stop"/>'
+    '</bpmn:boundaryEvent><bpmn:userTask id="t_stopped"/><bpmn:userTask id="t_done"/>'
+    '<bpmn:endEvent id="end"/><bpmn:endEvent id="end_stopped"/>'
+    + flows(("start", "work"), ("work", "t_done"), ("t_done", "end"), ("b_stop", "t_stopped"),
+            ("t_stopped", "end_stopped")))
+
+
+def test_a_signal_thrown_inside_a_sub_process_stops_it_before_its_next_step():
+    live, _, _ = make(STOP)
+    report = live.advance()
+    assert report.failure is None
+    assert waiting(live) == ["t_stopped"]
+    assert "after" not in live.data and "w_after" not in report.completed
+
+
+# Two sub-processes side by side; only the second has an error boundary event. The error the first
+# throws is not the second's business: it escapes (the library let the second's boundary take it).
+SIDE_BY_SIDE = model(
+    '<bpmn:error id="Err_x" errorCode="x"/>',
+    '<bpmn:startEvent id="start"/><bpmn:parallelGateway id="split"/><bpmn:parallelGateway id="join"/>'
+    '<bpmn:subProcess id="a"><bpmn:startEvent id="a_start"/><bpmn:userTask id="t_a"/>'
+    '<bpmn:endEvent id="a_err"><bpmn:errorEventDefinition errorRef="Err_x"/></bpmn:endEvent>'
+    + flows(("a_start", "t_a"), ("t_a", "a_err"), prefix="a") + '</bpmn:subProcess>'
+    '<bpmn:subProcess id="b"><bpmn:startEvent id="b_start"/><bpmn:userTask id="t_b"/><bpmn:endEvent id="b_end"/>'
+    + flows(("b_start", "t_b"), ("t_b", "b_end"), prefix="b") + '</bpmn:subProcess>'
+    '<bpmn:boundaryEvent id="b_failed" attachedToRef="b"><bpmn:errorEventDefinition errorRef="Err_x"/>'
+    '</bpmn:boundaryEvent><bpmn:userTask id="t_b_failed"/><bpmn:endEvent id="end"/><bpmn:endEvent id="end_b"/>'
+    + flows(("start", "split"), ("split", "a"), ("split", "b"), ("a", "join"), ("b", "join"), ("join", "end"),
+            ("b_failed", "t_b_failed"), ("t_b_failed", "end_b")))
+
+
+def test_the_library_lets_a_neighbour_catch_an_error():
+    wf = library(SIDE_BY_SIDE)
+    library_complete(wf, "t_a")
+    assert "t_b_failed" in library_waiting(wf)
+
+
+def test_an_error_is_caught_only_by_the_scopes_around_its_thrower():
+    live, specs, clock = make(SIDE_BY_SIDE)
+    live.advance()
+    live = reload(live, specs, Store(), clock)
+    report = live.complete_human(human(live, "t_a"), {})
+    assert "t_b_failed" not in waiting(live)
+    assert report.failure is not None and "no event caught it" in report.failure.message
+
+
+def test_a_broadcast_reaches_a_scope_that_waits_only_through_its_handler(db, clock):
+    engine = make_engine(db, clock)
+    deployment = engine.deploy(load_bytes(CASE, "case.bpmn"))
+    assert deployment.version is not None, deployment.errors
+    state = engine.start(deployment.version.id)
+    state = engine.complete_task(task(state, "t_register"), user="clerk", data={})
+    assert state.waiting == ("t_check",)  # the handlers' start events are listened for, not stood at
+    assert engine.broadcast_signal("withdrawn", start=False) == [state.id]
+    assert engine.state(state.id).waiting == ("t_close",)
+    assert engine.broadcast_signal("withdrawn", start=False) == [state.id]  # the review still runs: it listens
