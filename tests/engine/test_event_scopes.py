@@ -226,3 +226,26 @@ def test_a_broadcast_reaches_a_scope_that_waits_only_through_its_handler(db, clo
     assert engine.broadcast_signal("withdrawn", start=False) == [state.id]
     assert engine.state(state.id).waiting == ("t_close",)
     assert engine.broadcast_signal("withdrawn", start=False) == [state.id]  # the review still runs: it listens
+
+
+# The same handlers at the top of a process: the library starts them (as it does), and here an
+# interrupting one also stops the case's other work.
+TOP = model(
+    '<bpmn:signal id="Sig_withdraw" name="withdrawn"/>',
+    '<bpmn:startEvent id="start"/><bpmn:userTask id="t_check"/><bpmn:userTask id="t_issue"/>'
+    '<bpmn:endEvent id="end"/>' + flows(("start", "t_check"), ("t_check", "t_issue"), ("t_issue", "end"))
+    + handler("on_withdraw", '<bpmn:signalEventDefinition signalRef="Sig_withdraw"/>', "t_close"))
+
+
+def test_an_interrupting_handler_at_the_top_ends_the_case_when_it_is_done():
+    live, specs, clock = make(TOP)
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_check"]
+    assert [(e.kind, e.name, e.handler) for e in live.snapshot().events] == [("signal", "withdrawn", True)]
+    live.deliver("signal", "withdrawn")
+    assert waiting(live) == ["t_close"]
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_close"), {})
+    assert live.finished and waiting(live) == []
