@@ -1141,6 +1141,20 @@ class _ScopedEvents(EventManager):
                 if any(t.workflow is sub for sub in started) and t.task_spec.event_definition.catches(t, event)]
 
 
+def _error_boundary_of(task: Task, code: str | None) -> Task | None:
+    """The waiting error boundary event on ``task`` itself that catches ``code``, if any."""
+    parent = task.parent
+    if parent is None or not isinstance(parent.task_spec, BoundaryEventSplit):
+        return None
+    for sibling in parent.children:
+        spec = sibling.task_spec
+        if (sibling is not task and isinstance(spec, BoundaryEvent) and sibling.state == TaskState.WAITING
+                and isinstance(spec.event_definition, ErrorEventDefinition)
+                and spec.event_definition.code in (None, code)):
+            return sibling
+    return None
+
+
 def _ends_scope(task: Task) -> bool:
     """True for a workflow's end join (by name: a restored spec's ``end`` is another object)."""
     return bool(task.task_spec.name == task.workflow.spec.end.name)
@@ -1279,29 +1293,22 @@ class LiveInstance:
 
         return self._report(completed, self._guard(act))
 
-    def error_boundary(self, key: str, code: str | None) -> str | None:
-        """The id of the error boundary event that would catch ``code`` thrown by task ``key``, if any."""
-        found = self._error_catcher(self._service_task(key), code)
-        return original_id(found[0].task_spec.bpmn_id) if found else None
-
     def throw_error(self, key: str, code: str | None, message: str) -> StepReport | None:
-        """Throw a BPMN error from the waiting service task ``key``; None if no boundary catches it.
+        """Throw a BPMN error from the waiting service task ``key``; None if nothing catches it.
 
-        The nearest error boundary event whose code matches (or that catches
-        every error) on the task or on an enclosing sub-process takes it, so
-        the model's fallback path runs.
+        BPMN's order: an error boundary event on the task itself; else the
+        event sub-process of its scope that starts on the error, else an error
+        boundary on the sub-process holding that scope, and so on outwards.
+        Whichever catches it, the model's fallback path runs.
         """
-        found = self._error_catcher(self._service_task(key), code)
-        if not found:
+        task = self._service_task(key)
+        route = self._error_route(task, code)
+        if route is None:
             return None
-        catcher, definition_class = found
         completed: list[str] = []
 
         def act() -> None:
-            definition = definition_class(name=code or "error", code=code)
-            event = BpmnEvent(definition, payload={"code": code, "message": message})
-            catcher.task_spec.catch(catcher, event)
-            catcher.task_spec._update(catcher)
+            self._throw_on(task, route, code, {"code": code, "message": message})
             self._run_engine(completed)
 
         return self._report(completed, self._guard(act))
@@ -1560,24 +1567,40 @@ class LiveInstance:
         return ServiceCall(str(task.id), _element(task), spec.bpmn_name or "", spec.operation_name or "",
                            _plain(params), spec.result_variable, problem)
 
-    def _error_catcher(self, task: Task, code: str | None) -> tuple[Task, type] | None:
-        """The nearest waiting error boundary that catches ``code``, on the task or around it."""
-        current: Task | None = task
-        while current is not None:
-            parent = current.parent
-            if parent is not None and isinstance(parent.task_spec, BoundaryEventSplit):
-                for sibling in parent.children:
-                    spec = sibling.task_spec
-                    if (sibling is not current and isinstance(spec, BoundaryEvent)
-                            and sibling.state == TaskState.WAITING
-                            and isinstance(spec.event_definition, ErrorEventDefinition)
-                            and spec.event_definition.code in (None, code)):
-                        return sibling, type(spec.event_definition)
-            owner = current.workflow
-            current = None
-            if owner is not self._wf and owner.parent_task_id is not None:
-                current = self._wf.get_task_from_id(owner.parent_task_id)
+    def _error_route(self, task: Task, code: str | None) -> Task | bool | None:
+        """What catches an error ``code`` thrown at ``task``: its own boundary event, True (further out), or None.
+
+        "Further out" is :class:`_ScopedEvents`' walk (the scope's event
+        sub-process, the holder's boundary, the next scope); this only checks
+        that the walk will find a catcher, without changing anything.
+        """
+        own = _error_boundary_of(task, code)
+        if own is not None:
+            return own
+        scope = task.workflow
+        while scope is not None:
+            for name in getattr(scope.spec.start, "trigger_specs", ()):
+                sub_spec = self._wf.subprocess_specs.get(name)
+                definitions = [ts.event_definition for ts in getattr(sub_spec, "bpmn_start_events", ())]
+                if any(isinstance(d, ErrorEventDefinition) and d.code in (None, code) for d in definitions):
+                    return True
+            if scope.parent_task_id is None or scope is self._wf:
+                return None
+            if _error_boundary_of(self._wf.get_task_from_id(scope.parent_task_id), code) is not None:
+                return True
+            scope = scope.parent_workflow
         return None
+
+    def _throw_on(self, task: Task, route: Task | bool, code: str | None, payload: dict[str, Any]) -> None:
+        """Give the error to the catcher :meth:`_error_route` found."""
+        if isinstance(route, Task):
+            definition = type(route.task_spec.event_definition)(name=code or "error", code=code)
+            route.task_spec.catch(route, BpmnEvent(definition, payload=payload))
+            route.task_spec._update(route)
+            return
+        event = BpmnEvent(_ErrorEventDefinition(name=code or "error", code=code), payload=payload,
+                          target=task.workflow)
+        self._wf.event_manager._propagate(event, internal=False)
 
     def _handler_starts(self) -> Iterator[tuple[str, Any]]:
         """(scope key, start event spec) of the event sub-processes the running scopes may start on an event."""
@@ -1646,22 +1669,19 @@ class LiveInstance:
         self._check_depth()
 
     def _caught_script_error(self, exc: SpiffWorkflowException) -> bool:
-        """Route a script's :func:`throw_bpmn_error` to the error boundary that catches it, if any."""
+        """Route a script's :func:`throw_bpmn_error` to what catches it (as :meth:`throw_error`), if anything."""
         cause: BaseException | None = exc
         while cause is not None and not isinstance(cause, ScriptBpmnError):
             cause = cause.__cause__ or cause.__context__
         task = getattr(exc, "task", None)
         if not isinstance(cause, ScriptBpmnError) or task is None:
             return False
-        found = self._error_catcher(task, cause.code)
-        if found is None:
+        route = self._error_route(task, cause.code)
+        if route is None:
             return False
-        catcher, definition_class = found
         if task.state == TaskState.ERROR:
-            task._set_state(TaskState.CANCELLED)  # handled: the boundary event's path replaces the task
-        event = BpmnEvent(definition_class(name=cause.code, code=cause.code), payload={"code": cause.code})
-        catcher.task_spec.catch(catcher, event)
-        catcher.task_spec._update(catcher)
+            task._set_state(TaskState.CANCELLED)  # handled: the catcher's path replaces the task
+        self._throw_on(task, route, cause.code, {"code": cause.code})
         return True
 
     def _check_depth(self) -> None:

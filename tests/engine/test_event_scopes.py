@@ -21,7 +21,10 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
 from bpmn.load import load_bytes
-from engine.spiff import LiveInstance
+from bpmn.model import read_model
+from engine.clock import VirtualClock
+from engine.sandbox import Sandbox
+from engine.spiff import LiveInstance, build_specs, script_functions
 
 from .test_runtime import make_engine, task
 from .test_runtime_spiff import NS, Store, human, make, reload
@@ -249,3 +252,54 @@ def test_an_interrupting_handler_at_the_top_ends_the_case_when_it_is_done():
     live = reload(live, specs, store, clock)
     live.complete_human(human(live, "t_close"), {})
     assert live.finished and waiting(live) == []
+
+
+# An inquiry inside a sub-process, no boundary event on it: the sub-process's error handler is the
+# fallback. Also a script that throws a BPMN error in the same place.
+INQUIRY = model(
+    '<bpmn:error id="Err_any"/>',
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:subProcess id="fetch"><bpmn:startEvent id="x_start"/>'
+    '<bpmn:serviceTask id="svc"><bpmn:extensionElements>'
+    '<spiffworkflow:serviceTaskOperator id="inquiry/nocr_identity" resultVariable="identity"/>'
+    '</bpmn:extensionElements></bpmn:serviceTask>'
+    '<bpmn:scriptTask id="check"><bpmn:script>if identity is None:\n    throw_bpmn_error("no_identity")'
+    '</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="x_end"/>'
+    + flows(("x_start", "svc"), ("svc", "check"), ("check", "x_end"), prefix="x")
+    + handler("on_error", '<bpmn:errorEventDefinition errorRef="Err_any"/>', "t_paper")
+    + '</bpmn:subProcess><bpmn:userTask id="t_decide"/><bpmn:endEvent id="end"/>'
+    + flows(("start", "fetch"), ("fetch", "t_decide"), ("t_decide", "end")))
+
+
+def test_a_failed_inquiry_goes_to_the_error_handler_of_its_sub_process():
+    live, specs, clock = make(INQUIRY)
+    live.advance()
+    live = reload(live, specs, Store(), clock)
+    (call,) = live.snapshot().services
+    report = live.throw_error(call.key, "http.503", "the registry is down")
+    assert report is not None and report.failure is None
+    assert live.snapshot().services == () and waiting(live) == ["t_paper"]  # the paper fallback, asked of a clerk
+    live.complete_human(human(live, "t_paper"), {})
+    assert waiting(live) == ["t_decide"]
+
+
+def test_a_script_error_goes_to_the_error_handler_of_its_sub_process():
+    clock = VirtualClock()
+    built = build_specs(read_model(load_bytes(INQUIRY, "inquiry.bpmn")))
+    assert built.specs is not None
+    live = LiveInstance.start("v-script-error", built.specs, "p", data={}, clock=clock,
+                              sandbox=Sandbox(functions=script_functions(), now=clock.now))  # as the engine does
+    live.advance()
+    (call,) = live.snapshot().services
+    report = live.complete_service(call.key, None)
+    assert report.failure is None and waiting(live) == ["t_paper"]
+
+
+def test_an_error_nothing_catches_is_not_thrown():
+    live, _, _ = make(INQUIRY.replace(b'<bpmn:errorEventDefinition errorRef="Err_any"/>',
+                                      b'<bpmn:signalEventDefinition signalRef="Sig_none"/>')
+                      .replace(b'<bpmn:error id="Err_any"/>', b'<bpmn:signal id="Sig_none" name="none"/>'))
+    live.advance()
+    (call,) = live.snapshot().services
+    assert live.throw_error(call.key, "http.503", "down") is None
+    assert len(live.snapshot().services) == 1  # untouched: the engine opens an incident instead

@@ -184,7 +184,6 @@ def test_a_failed_service_throws_a_bpmn_error_to_its_boundary():
     live, _, _ = make(SERVICE, data={"code": "1"})
     live.advance()
     (call,) = live.snapshot().services
-    assert live.error_boundary(call.key, "http.503") == "svc_error"
     report = live.throw_error(call.key, "http.503", "the registry is down")
     assert report is not None and report.completed == ("svc_error",)
     assert [h.element_id for h in live.snapshot().humans] == ["fallback"]
@@ -197,7 +196,6 @@ def test_an_error_without_a_boundary_is_not_thrown():
                       data={"code": "1"})
     live.advance()
     (call,) = live.snapshot().services
-    assert live.error_boundary(call.key, None) is None
     assert live.throw_error(call.key, None, "down") is None
     assert len(live.snapshot().services) == 1
 
