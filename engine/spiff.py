@@ -54,6 +54,15 @@ SpiffWorkflow 3.2.0 defects we work around, each covered by a test in
   service task stops in STARTED (:class:`_ServiceTask`) and becomes a job;
   the result (or a BPMN error) is fed back by :meth:`LiveInstance.complete_service`
   and :meth:`LiveInstance.throw_error`.
+* **Event sub-processes and the scope of thrown events** (tests in
+  ``tests/engine/test_event_scopes.py``). Error and escalation start events
+  were read as *none* starts, so their handler ran as soon as its scope
+  began (:class:`_StartEventParser`); an event sub-process inside a
+  sub-process was never started; interrupting ones ran beside the work they
+  should stop; errors went to any waiting catcher anywhere. Errors and
+  escalations are now thrown to their own scope (:class:`_ScopedThrow`) and
+  :class:`_ScopedEvents` walks the scopes outwards the way BPMN does,
+  starting nested handlers and cancelling what an interrupting one stops.
 * Smaller ones: timers read ``datetime.now()`` (ours read the injected
   clock and fire at, not only after, their due time); the Spiff message
   definition drops a payload when the model names no message variable
@@ -64,7 +73,7 @@ SpiffWorkflow 3.2.0 defects we work around, each covered by a test in
 
 Beyond the library: a script may call ``throw_bpmn_error(code)``
 (:func:`script_functions`) to end its task with a BPMN error that the
-task's error boundary catches.
+task's error boundary (or, without one, its scope's error handler) catches.
 
 Pruning is only safe if everything the library later reads is kept; the
 rules are in :meth:`LiveInstance.prune`. Ad-hoc sub-processes and processes
