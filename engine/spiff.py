@@ -169,6 +169,7 @@ from engine.sandbox import Sandbox, ScriptError
 
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
+NEVER_TRIGGERED = "exec.never_triggered"
 SPEC_FORMAT = "panjereh.spec/1"
 STATE_FORMAT = "panjereh.state/1"
 TASK_PART_PREFIX = "t:"
@@ -501,6 +502,25 @@ class _Parser(SpiffBpmnParser):
         }
 
 
+def _never_triggered(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
+    """Event sub-processes that start on a condition: the engine never evaluates it, so they never start."""
+    out: list[Diagnostic] = []
+    for proc in root.iter(f"{{{BPMN_NS}}}process"):
+        if proc.get("id") not in process_ids:
+            continue
+        for sub in proc.iter(f"{{{BPMN_NS}}}subProcess"):
+            if sub.get("triggeredByEvent") != "true":
+                continue
+            for start in sub.findall(f"{{{BPMN_NS}}}startEvent"):
+                if start.find(f"{{{BPMN_NS}}}conditionalEventDefinition") is not None:
+                    out.append(Diagnostic(
+                        "warning", NEVER_TRIGGERED,
+                        f"the event sub-process {named(sub.get('name'), sub.get('id'))} starts on a condition, "
+                        "which the engine does not watch: it will never start; start it with a message or a "
+                        "signal instead", start.get("id"), start.sourceline))
+    return out
+
+
 def _data_store_names(model: Model) -> list[str]:
     root = model.source.root
     return sorted({el.get("name") for el in root.iter(f"{{{BPMN_NS}}}dataStore") if el.get("name") is not None})
@@ -555,6 +575,7 @@ def check_executable(model: Model) -> Executability:
     if failures:
         index = ElementIndex(root)
         diagnostics += [_diagnose(exc, model, index, proc, sev) for exc, proc, sev in failures]
+    diagnostics += _never_triggered(root, {p.id for p in targets})
     # An element without an id is reported by line, never by an empty id.
     diagnostics = [d if d.element_id else replace(d, element_id=None) for d in diagnostics]
     return Executability(results, sorted(diagnostics, key=sort_key))
