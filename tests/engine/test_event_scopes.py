@@ -3,9 +3,9 @@
 The library reads an error or escalation start event as a *none* start (the
 handler ran as soon as its scope began), never starts an event sub-process
 drawn inside a sub-process, runs interrupting ones alongside the work they
-should stop, and lets any waiting catcher anywhere take an error. Each test
-reloads the instance from its JSON state parts between steps, as the
-database would.
+should stop, and lets any waiting catcher anywhere take an error. Tests
+that take several steps reload the instance from its JSON state parts
+between them, as the database would; one runs through the durable engine.
 """
 
 from __future__ import annotations
