@@ -10,8 +10,10 @@ that delay.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -21,23 +23,20 @@ from engine.clock import SystemClock
 from engine.connectors import HttpJsonConnector
 from engine.endpoints import for_simulator
 from engine.models import InquiryRecordRow as InquiryRecord
-from engine.population import sample_person
 from engine.runtime import Engine
 from engine.services import ServiceDispatch
 from engine.simulator import SimulatorHandle, start_simulator
 
 LATENCY_MS = 400
-NS = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
-      'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
+REPO = Path(__file__).resolve().parents[2]
 
-
-def _inquiry(tid: str, service: str, params: dict[str, str]) -> str:
-    ps = "".join(f'<spiffworkflow:parameter id="{k}" type="str" value="{v}"/>' for k, v in params.items())
-    return (f'<bpmn:serviceTask id="{tid}"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator '
-            f'id="inquiry/{service}" resultVariable="{tid}_result"><spiffworkflow:parameters>{ps}'
-            '</spiffworkflow:parameters></spiffworkflow:serviceTaskOperator></bpmn:extensionElements>'
-            '</bpmn:serviceTask>')
-
+# The inquiry tasks and the applicant's data are the benchmark's own (bench/engine.py, loaded by path:
+# its file name would shadow the engine package).
+_spec = importlib.util.spec_from_file_location("panjereh_bench_engine", REPO / "bench" / "engine.py")
+assert _spec is not None and _spec.loader is not None
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+_inquiry, NS = bench._inquiry, bench.NS
 
 INQUIRIES = {"inq_identity": ("nocr_identity", {"national_code": "national_code", "birth_date": "birth_date"}),
              "inq_address": ("post_gnaf", {"postal_code": "postal_code"}),
@@ -69,10 +68,7 @@ def test_three_independent_inquiries_are_in_flight_at_once(db, simulator):
     engine = Engine(db, clock, services=ServiceDispatch(db, clock, connector=connector))
     deployment = engine.deploy(load_bytes(MODEL, "parallel_inquiries.bpmn"))
     assert deployment.version is not None, deployment.errors
-    person = sample_person(3)
-    state = engine.start(deployment.version.id, data={
-        "national_code": person.national_code, "birth_date": person.birth_date_jalali,
-        "postal_code": person.postal_code})
+    state = engine.start(deployment.version.id, data=bench.person_data())
     assert sorted(state.waiting) == sorted(INQUIRIES)
     with engine.worker_pool(threads=3, poll_interval=0.01):
         deadline = time.monotonic() + 60
