@@ -303,3 +303,19 @@ def test_an_error_nothing_catches_is_not_thrown():
     (call,) = live.snapshot().services
     assert live.throw_error(call.key, "http.503", "down") is None
     assert len(live.snapshot().services) == 1  # untouched: the engine opens an incident instead
+
+
+def test_a_message_reaches_a_scope_that_waits_only_through_its_handler(db, clock):
+    with_message = CASE.replace(b'<bpmn:signal id="Sig_withdraw"', b'<bpmn:message id="Msg_doc" name="document_arrived"/>'
+                                                                      b'<bpmn:signal id="Sig_withdraw"').replace(
+        b'</bpmn:subProcess><bpmn:userTask id="t_archive"/>',
+        handler("on_doc", '<bpmn:messageEventDefinition messageRef="Msg_doc"/>', "t_file",
+                interrupting=False).encode() + b'</bpmn:subProcess><bpmn:userTask id="t_archive"/>')
+    engine = make_engine(db, clock)
+    deployment = engine.deploy(load_bytes(with_message, "case_message.bpmn"))
+    assert deployment.version is not None, deployment.errors
+    state = engine.start(deployment.version.id, business_key="CASE-7")
+    state = engine.complete_task(task(state, "t_register"), user="clerk", data={})
+    assert engine.correlate_message("document_arrived", business_key="CASE-8", start=False) == []
+    assert engine.correlate_message("document_arrived", business_key="CASE-7", start=False) == [state.id]
+    assert sorted(engine.state(state.id).waiting) == ["t_check", "t_file"]
