@@ -170,6 +170,8 @@ from engine.sandbox import Sandbox, ScriptError
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
 NEVER_TRIGGERED = "exec.never_triggered"
+# Set in a start event's extensions by the parser: the library keeps no isInterrupting of its own.
+NON_INTERRUPTING = "panjereh:nonInterrupting"
 SPEC_FORMAT = "panjereh.spec/1"
 STATE_FORMAT = "panjereh.state/1"
 TASK_PART_PREFIX = "t:"
@@ -792,9 +794,9 @@ class _ScopedThrow:
     The library's Spiff flavour throws them with no target, so any waiting
     catcher anywhere in the instance could take them (a boundary event on an
     unrelated sub-process) and an event sub-process of the thrower's own
-    scope was never asked. With the thrower's workflow as the target, the
-    library looks in that scope first and then each enclosing one
-    (:class:`_ScopedEvents`).
+    scope was never asked. With the thrower's workflow as the target,
+    :class:`_ScopedEvents` looks in that scope first and then in each
+    enclosing one.
     """
 
     def throw(self, my_task: Task) -> None:
@@ -1018,9 +1020,6 @@ def script_functions() -> dict[str, Callable[..., Any]]:
 # =============================================================================================
 # 5. Live instances
 # =============================================================================================
-
-NON_INTERRUPTING = "panjereh:nonInterrupting"
-
 
 class _ScopedEvents(EventManager):
     """The library's event manager, plus event sub-processes nested inside sub-processes.
@@ -1332,16 +1331,18 @@ class LiveInstance:
         Whichever catches it, the model's fallback path runs.
         """
         task = self._service_task(key)
-        route = self._error_route(task, code)
-        if route is None:
-            return None
         completed: list[str] = []
+        caught: list[bool] = []
 
         def act() -> None:
-            self._throw_on(task, route, code, {"code": code, "message": message})
-            self._run_engine(completed)
+            caught.append(self._throw_error_at(task, code, {"code": code, "message": message}))
+            if caught[0]:
+                self._run_engine(completed)
 
-        return self._report(completed, self._guard(act))
+        failure = self._guard(act)
+        if failure is None and not caught[0]:
+            return None
+        return self._report(completed, failure)
 
     def fire_timers(self) -> StepReport:
         """Let every timer that is due by the clock fire, then advance."""
@@ -1597,40 +1598,23 @@ class LiveInstance:
         return ServiceCall(str(task.id), _element(task), spec.bpmn_name or "", spec.operation_name or "",
                            _plain(params), spec.result_variable, problem)
 
-    def _error_route(self, task: Task, code: str | None) -> Task | bool | None:
-        """What catches an error ``code`` thrown at ``task``: its own boundary event, True (further out), or None.
+    def _throw_error_at(self, task: Task, code: str | None, payload: dict[str, Any]) -> bool:
+        """Give an error ``code`` thrown at ``task`` to what catches it; False (nothing changed) if nothing does.
 
-        "Further out" is :class:`_ScopedEvents`' walk (the scope's event
-        sub-process, the holder's boundary, the next scope); this only checks
-        that the walk will find a catcher, without changing anything.
+        An error boundary event on the task itself first; else
+        :class:`_ScopedEvents` walks the scopes outwards (the scope's event
+        sub-process, the holder's boundary, the next scope), which changes
+        nothing when it finds no catcher.
         """
         own = _error_boundary_of(task, code)
         if own is not None:
-            return own
-        scope = task.workflow
-        while scope is not None:
-            for name in getattr(scope.spec.start, "trigger_specs", ()):
-                sub_spec = self._wf.subprocess_specs.get(name)
-                definitions = [ts.event_definition for ts in getattr(sub_spec, "bpmn_start_events", ())]
-                if any(isinstance(d, ErrorEventDefinition) and d.code in (None, code) for d in definitions):
-                    return True
-            if scope.parent_task_id is None or scope is self._wf:
-                return None
-            if _error_boundary_of(self._wf.get_task_from_id(scope.parent_task_id), code) is not None:
-                return True
-            scope = scope.parent_workflow
-        return None
-
-    def _throw_on(self, task: Task, route: Task | bool, code: str | None, payload: dict[str, Any]) -> None:
-        """Give the error to the catcher :meth:`_error_route` found."""
-        if isinstance(route, Task):
-            definition = type(route.task_spec.event_definition)(name=code or "error", code=code)
-            route.task_spec.catch(route, BpmnEvent(definition, payload=payload))
-            route.task_spec._update(route)
-            return
+            definition = type(own.task_spec.event_definition)(name=code or "error", code=code)
+            own.task_spec.catch(own, BpmnEvent(definition, payload=payload))
+            own.task_spec._update(own)
+            return True
         event = BpmnEvent(_ErrorEventDefinition(name=code or "error", code=code), payload=payload,
                           target=task.workflow)
-        self._wf.event_manager._propagate(event, internal=False)
+        return bool(self._wf.event_manager._propagate(event, internal=False))
 
     def _handler_starts(self) -> Iterator[tuple[str, Any]]:
         """(scope key, start event spec) of the event sub-processes the running scopes may start on an event."""
@@ -1706,12 +1690,10 @@ class LiveInstance:
         task = getattr(exc, "task", None)
         if not isinstance(cause, ScriptBpmnError) or task is None:
             return False
-        route = self._error_route(task, cause.code)
-        if route is None:
+        if not self._throw_error_at(task, cause.code, {"code": cause.code}):
             return False
         if task.state == TaskState.ERROR:
             task._set_state(TaskState.CANCELLED)  # handled: the catcher's path replaces the task
-        self._throw_on(task, route, cause.code, {"code": cause.code})
         return True
 
     def _check_depth(self) -> None:
