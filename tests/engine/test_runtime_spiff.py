@@ -6,6 +6,7 @@ parts round-tripped through JSON as ``engine.state_store`` would keep them.
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from pathlib import Path
@@ -52,13 +53,18 @@ class Store:
                 self.parts[key] = value
 
 
+_VERSIONS = itertools.count(1)
+
+
 def make(xml: bytes | Path, *, data: dict[str, Any] | None = None, clock: VirtualClock | None = None,
          name: str = "m.bpmn") -> tuple[LiveInstance, dict[str, Any], VirtualClock]:
     source = load_path(xml)[0] if isinstance(xml, Path) else load_bytes(xml, name)
     built = build_specs(read_model(source))
     assert built.specs is not None, built.diagnostics
     clock = clock or VirtualClock()
-    live = LiveInstance.start(f"v-{name}-{id(built)}", built.specs, built.processes[0], data=data or {},
+    # A fresh version id per model: specs are cached by version id for the process's life (id() of a
+    # collected object comes back, and a later model would then run an earlier one's spec).
+    live = LiveInstance.start(f"v-{name}-{next(_VERSIONS)}", built.specs, built.processes[0], data=data or {},
                               sandbox=Sandbox(now=clock.now), clock=clock)
     return live, dict(built.specs), clock
 
