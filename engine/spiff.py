@@ -141,6 +141,7 @@ from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -170,6 +171,7 @@ from engine.sandbox import Sandbox, ScriptError
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
 NEVER_TRIGGERED = "exec.never_triggered"
+RECURSIVE_CALL = "exec.recursive_call"
 # Set in a start event's extensions by the parser: the library keeps no isInterrupting of its own.
 NON_INTERRUPTING = "panjereh:nonInterrupting"
 SPEC_FORMAT = "panjereh.spec/1"
@@ -181,6 +183,9 @@ MAX_TREE_DEPTH = 900
 PRUNE_EVERY = 50
 # An action that completes this many tasks without waiting is an endless loop.
 MAX_STEPS_PER_ACTION = 200_000
+# Sub-processes nested deeper than this come from a call activity calling its own process: each new
+# level costs the library a walk over all the levels above, so the step budget alone would take hours.
+MAX_SUBPROCESS_DEPTH = 50
 _ACTIVE = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 
 
@@ -288,7 +293,7 @@ class Failure:
 
     element_id: str | None
     message: str
-    kind: str = "runtime"           # runtime | script | error_event | depth
+    kind: str = "runtime"           # runtime | script | error_event | depth | runaway
 
 
 @dataclass(frozen=True)
@@ -523,6 +528,37 @@ def _never_triggered(root: etree._Element, process_ids: set[str]) -> list[Diagno
     return out
 
 
+def _recursive_calls(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
+    """Call activities that call their own process, directly or through the processes they call."""
+    calls: dict[str, list[etree._Element]] = {proc.get("id", ""): list(proc.iter(f"{{{BPMN_NS}}}callActivity"))
+                                              for proc in root.iter(f"{{{BPMN_NS}}}process")}
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), [start]
+        while todo:
+            pid = todo.pop()
+            if pid == goal:
+                return True
+            if pid in seen:
+                continue
+            seen.add(pid)
+            todo += [c.get("calledElement", "") for c in calls.get(pid, ())]
+        return False
+
+    out: list[Diagnostic] = []
+    for pid in sorted(process_ids & calls.keys()):
+        for call in calls[pid]:
+            called = call.get("calledElement", "")
+            if called in calls and reaches(called, pid):
+                out.append(Diagnostic(
+                    "warning", RECURSIVE_CALL,
+                    f"the call activity {named(call.get('name'), call.get('id'))} calls the process {called}, "
+                    f"which {'is its own process' if called == pid else 'calls back into ' + pid}: unless a "
+                    f"condition ends it, an instance stops with an error once {MAX_SUBPROCESS_DEPTH} levels "
+                    "are open", call.get("id"), call.sourceline))
+    return out
+
+
 def _data_store_names(model: Model) -> list[str]:
     root = model.source.root
     return sorted({el.get("name") for el in root.iter(f"{{{BPMN_NS}}}dataStore") if el.get("name") is not None})
@@ -578,6 +614,7 @@ def check_executable(model: Model) -> Executability:
         index = ElementIndex(root)
         diagnostics += [_diagnose(exc, model, index, proc, sev) for exc, proc, sev in failures]
     diagnostics += _never_triggered(root, {p.id for p in targets})
+    diagnostics += _recursive_calls(root, {p.id for p in targets})
     # An element without an id is reported by line, never by an empty id.
     diagnostics = [d if d.element_id else replace(d, element_id=None) for d in diagnostics]
     return Executability(results, sorted(diagnostics, key=sort_key))
@@ -687,6 +724,21 @@ class _IterativePredict(TaskSpec):
             for child in reversed(task.children):
                 if child.has_state(mask) and child not in seen_here:
                     stack.append((child, seen_here[:], ahead + 1))
+
+
+class _NestingLimit(SubWorkflowTask):
+    """Sub-processes and call activities that refuse to open a level past :data:`MAX_SUBPROCESS_DEPTH`.
+
+    The library starts a sub-process from inside the step that makes its
+    task ready, and the sub-process's first steps run at once: a call
+    activity calling its own process recurses inside one ``run()``, never
+    back in the engine loop where the step budget is counted.
+    """
+
+    def start_workflow(self, my_task: Task) -> None:
+        if _nesting(my_task) >= MAX_SUBPROCESS_DEPTH:
+            raise _Nested(_element(my_task))
+        super().start_workflow(my_task)
 
 
 class _ServiceTask(SpiffServiceTask):
@@ -822,7 +874,8 @@ def _seconds(value: float) -> Any:
 def _runtime_class(cls: type) -> type:
     """Our subclass of a library task spec class (same behaviour, plus our fixes)."""
     base = _ServiceTask if cls is SpiffServiceTask else cls
-    return type(f"Panjereh{cls.__name__}", (_IterativePredict, base), {"__module__": __name__})
+    mixins = (_IterativePredict, _NestingLimit) if issubclass(cls, SubWorkflowTask) else (_IterativePredict,)
+    return type(f"Panjereh{cls.__name__}", (*mixins, base), {"__module__": __name__})
 
 
 # =============================================================================================
@@ -1720,6 +1773,9 @@ class LiveInstance:
         except _Runaway as exc:
             return Failure(exc.element_id, f"the process ran more than {MAX_STEPS_PER_ACTION:,} steps without "
                                            "waiting for anyone (an endless loop?)", "runaway")
+        except _Nested as exc:
+            return Failure(exc.element_id, f"sub-processes nested more than {MAX_SUBPROCESS_DEPTH} levels deep "
+                                           "(a call activity that calls its own process?)", "depth")
         except _TooDeep as exc:
             return Failure(exc.element_id, f"the task tree grew deeper than {MAX_TREE_DEPTH} levels "
                                            "without a safe point to prune it", "depth")
@@ -1754,6 +1810,15 @@ class _TooDeep(Exception):
 
 class _Runaway(_TooDeep):
     pass
+
+
+class _Nested(_TooDeep):
+    pass
+
+
+def _nesting(task: Task) -> int:
+    """How many sub-processes hold ``task`` (0 in the top workflow)."""
+    return int(getattr(task.workflow, "depth", 0))
 
 
 def _fill(workflow: Any, header: Mapping[str, Any], task_dicts: Iterable[dict[str, Any]]) -> None:
