@@ -96,9 +96,11 @@ def drive(engine: Engine, state: InstanceState, answers: Answers, options: RunOp
             if state.ended:
                 break
             if state.human_tasks and actions < options.max_actions:
-                for ref in state.human_tasks:
-                    engine.complete_task(ref.id, user=RUN_USER, data=answers.next(ref.element_id))
-                    actions += 1
+                # One task, then the state again: completing it may cancel the others (an interrupting
+                # event, a race of branches), and a cancelled task cannot be completed.
+                ref = state.human_tasks[0]
+                engine.complete_task(ref.id, user=RUN_USER, data=answers.next(ref.element_id))
+                actions += 1
                 continue
             busy, next_due = engine.job_outlook()
             if busy:

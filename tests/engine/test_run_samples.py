@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bpmn.load import load_path
+from bpmn.load import load_bytes, load_path
 from engine.clock import VirtualClock
 from engine.connectors import HttpJsonConnector
 from engine.db import Database
@@ -123,6 +123,25 @@ def test_without_a_boundary_an_incident_and_a_retry_after_recovery_completes(db:
     assert done["completed"] == ["start", "t_form", "inq_identity", "t_approve", "end"]
     assert done["inquiries"][0]["status"] == "OK" and done["inquiries"][0]["attempts"] == 4
     assert done["incidents"] == [] and done["data"]["identity"]["status"] == "OK"
+
+
+RACE = b"""<?xml version="1.0" encoding="UTF-8"?>
+<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">
+<process id="race" isExecutable="true"><startEvent id="s"/><parallelGateway id="split"/>
+<userTask id="fast" name="Fast"/><userTask id="slow" name="Slow"/>
+<endEvent id="stop"><terminateEventDefinition/></endEvent><endEvent id="e"/>
+<sequenceFlow id="f1" sourceRef="s" targetRef="split"/><sequenceFlow id="f2" sourceRef="split" targetRef="fast"/>
+<sequenceFlow id="f3" sourceRef="split" targetRef="slow"/><sequenceFlow id="f4" sourceRef="fast" targetRef="stop"/>
+<sequenceFlow id="f5" sourceRef="slow" targetRef="e"/></process></definitions>"""
+
+
+def test_a_run_goes_on_when_completing_one_task_cancels_the_other(db: Database) -> None:
+    # Both tasks are open at once; the first one ends the process (terminate) and cancels the second,
+    # which the run must not try to complete (it used to end the run with "task ... was cancelled").
+    engine = Engine(db, VirtualClock())
+    out = run_model(engine, load_bytes(RACE, "race.bpmn"), RunOptions(timeout=30))
+    assert out["status"] == "completed", out
+    assert out["completed"] == ["s", "fast", "stop"]
 
 
 # --- the command line ------------------------------------------------------------------------------
