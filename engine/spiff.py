@@ -90,6 +90,7 @@ import json
 import re
 import threading
 import warnings
+import weakref
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,7 @@ from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.data_spec import BpmnDataStoreSpecification
+from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.item_aware_event import (
     CodeEventDefinition,
     ErrorEventDefinition,
@@ -134,6 +136,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     TimerEventDefinition,
 )
 from SpiffWorkflow.bpmn.specs.mixins.bpmn_spec_mixin import BpmnSpecMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.end_event import EndEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEvent, EventBasedGateway
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
@@ -170,10 +173,15 @@ from engine.sandbox import Sandbox, ScriptError
 
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
-NEVER_TRIGGERED = "exec.never_triggered"
 RECURSIVE_CALL = "exec.recursive_call"
 # Set in a start event's extensions by the parser: the library keeps no isInterrupting of its own.
 NON_INTERRUPTING = "panjereh:nonInterrupting"
+# Set on the start events of event sub-processes: their condition is watched by the engine (_ScopedEvents.watch).
+HANDLER_START = "panjereh:handlerStart"
+# Kept in a scope's root task: the last value of each watched condition of its event sub-processes.
+CONDITIONS_SEEN = "panjereh_conditions"
+# Given to an event sub-process's task by the watch: the data its handler begins with.
+HANDLER_DATA = "panjereh_handler_data"
 SPEC_FORMAT = "panjereh.spec/1"
 STATE_FORMAT = "panjereh.state/1"
 TASK_PART_PREFIX = "t:"
@@ -488,6 +496,9 @@ class _StartEventParser(SpiffStartEventParser):
         if node is None and self.node.get("isInterrupting") == "false":
             # Kept with the spec's extensions (the library has no field for it): see _ScopedEvents.
             extensions[NON_INTERRUPTING] = True
+        parent = self.node.getparent()
+        if node is None and parent is not None and parent.get("triggeredByEvent") == "true":
+            extensions[HANDLER_START] = True
         return extensions
 
 
@@ -507,25 +518,6 @@ class _Parser(SpiffBpmnParser):
             **SpiffBpmnParser.DATA_STORE_CLASSES,
             **{name: UnconnectedDataStore for name in data_store_names},
         }
-
-
-def _never_triggered(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
-    """Event sub-processes that start on a condition: the engine never evaluates it, so they never start."""
-    out: list[Diagnostic] = []
-    for proc in root.iter(f"{{{BPMN_NS}}}process"):
-        if proc.get("id") not in process_ids:
-            continue
-        for sub in proc.iter(f"{{{BPMN_NS}}}subProcess"):
-            if sub.get("triggeredByEvent") != "true":
-                continue
-            for start in sub.findall(f"{{{BPMN_NS}}}startEvent"):
-                if start.find(f"{{{BPMN_NS}}}conditionalEventDefinition") is not None:
-                    out.append(Diagnostic(
-                        "warning", NEVER_TRIGGERED,
-                        f"the event sub-process {named(sub.get('name'), sub.get('id'))} starts on a condition, "
-                        "which the engine does not watch: it will never start; start it with a message or a "
-                        "signal instead", start.get("id"), start.sourceline))
-    return out
 
 
 def _recursive_calls(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
@@ -613,7 +605,6 @@ def check_executable(model: Model) -> Executability:
     if failures:
         index = ElementIndex(root)
         diagnostics += [_diagnose(exc, model, index, proc, sev) for exc, proc, sev in failures]
-    diagnostics += _never_triggered(root, {p.id for p in targets})
     diagnostics += _recursive_calls(root, {p.id for p in targets})
     # An element without an id is reported by line, never by an empty id.
     diagnostics = [d if d.element_id else replace(d, element_id=None) for d in diagnostics]
@@ -738,6 +729,9 @@ class _NestingLimit(SubWorkflowTask):
     def start_workflow(self, my_task: Task) -> None:
         if _nesting(my_task) >= MAX_SUBPROCESS_DEPTH:
             raise _Nested(_element(my_task))
+        data = my_task.internal_data.pop(HANDLER_DATA, None)
+        if data is not None:
+            my_task.data = data
         super().start_workflow(my_task)
 
 
@@ -768,6 +762,35 @@ def _parse_cycle(expression: str, now: datetime) -> tuple[int, datetime, Any]:
         duration = TimerEventDefinition.get_timedelta_from_start(first, now)
         return cycles, now + duration, duration
     raise ValueError("Invalid recurring interval")
+
+
+class _ConditionalEventDefinition(ConditionalEventDefinition):
+    """A condition; on the start event of an event sub-process, fired by the engine's watch.
+
+    The library evaluates a condition only when its event is reached, on that
+    task's data. The start event of an event sub-process is never reached
+    that way: :meth:`_ScopedEvents.watch` evaluates it on the scope's data
+    after every step and fires this very definition (equality is identity,
+    so one condition never starts another handler).
+    """
+
+    def has_fired(self, my_task: Task) -> bool:
+        if my_task.task_spec.extensions.get(HANDLER_START):
+            return bool(my_task._get_internal_data("event_fired", False))
+        return bool(super().has_fired(my_task))
+
+    def holds(self, task: Task) -> bool:
+        """Whether the condition is true on ``task``'s data (a condition that cannot be evaluated yet is not)."""
+        try:
+            return bool(task.workflow.script_engine.evaluate(task, self.expression,
+                                                             external_context=task.workflow.data_objects))
+        except Exception:  # noqa: BLE001 - a variable not set yet, a type not comparable yet: not true
+            return False
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+    __hash__ = object.__hash__
 
 
 class _ClockedTimeDate(TimeDateEventDefinition):
@@ -974,7 +997,8 @@ def _build_registry() -> Any:
     replaced = {TimeDateEventDefinition: _ClockedTimeDate, DurationTimerEventDefinition: _ClockedDuration,
                 CycleTimerEventDefinition: _ClockedCycle, SpiffMessageEventDefinition: _MessageEventDefinition,
                 SpiffErrorEventDefinition: _ErrorEventDefinition,
-                SpiffEscalationEventDefinition: _EscalationEventDefinition}
+                SpiffEscalationEventDefinition: _EscalationEventDefinition,
+                ConditionalEventDefinition: _ConditionalEventDefinition}
     for cls, converter in config.items():
         if cls in replaced:
             converter(replaced[cls], registry, typename=cls.__name__)
@@ -1184,6 +1208,54 @@ class _ScopedEvents(EventManager):
             task.task_spec._update(task)
         return len(here)
 
+    def watch(self, task: Task) -> None:
+        """After ``task`` ran: start its scope's event sub-processes whose condition has just become true.
+
+        BPMN fires a conditional event when its condition *becomes* true: the
+        last value of each condition is kept with the scope (in the state's
+        header), so a non-interrupting handler starts once per change, not
+        after every step while the condition holds.
+        """
+        scope = task.workflow
+        if scope.completed or isinstance(task.task_spec, EndEvent):  # an ending scope starts nothing new
+            return
+        watched = _watched_conditions(scope.spec, self.workflow.subprocess_specs)
+        if not watched:
+            return
+        seen = getattr(scope, CONDITIONS_SEEN, None)
+        if seen is None:
+            seen = {}
+            setattr(scope, CONDITIONS_SEEN, seen)
+        for name, definition in watched:
+            holds = definition.holds(task)
+            became_true = holds and not seen.get(name, False)
+            seen[name] = holds
+            if became_true:
+                event = BpmnEvent(definition)
+                for start in self._start_handlers(scope, event, task.data):
+                    start.task_spec.catch(start, event)
+                    start.task_spec._update(start)
+
+    def interrupted_by_boundary(self, task: Task) -> bool:
+        """Whether an interrupting boundary event of an activity holding ``task`` has fired (and stop it).
+
+        The library runs a sub-process's ready steps before the boundary
+        events ready in the workflow above it: a boundary that fired as the
+        sub-process began (a condition already true) let its first steps run.
+        """
+        top = self.workflow
+        scope = task.workflow
+        while scope is not top and getattr(scope, "parent_task_id", None) is not None:
+            holder = top.get_task_from_id(scope.parent_task_id)
+            fired = [t for t in (holder.parent.children if holder.parent is not None else ())
+                     if isinstance(t.task_spec, BoundaryEvent) and t.task_spec.cancel_activity
+                     and t.state == TaskState.READY]
+            if fired:
+                self._stop_interrupted(fired)
+                return task.state != TaskState.READY  # still ready: not a scope this can stop; let it run
+            scope = holder.workflow
+        return False
+
     def _stop_interrupted(self, catchers: list[Task]) -> None:
         """Stop the sub-processes an interrupting boundary event among ``catchers`` is about to cancel.
 
@@ -1207,20 +1279,41 @@ class _ScopedEvents(EventManager):
             if handler.workflow is self.workflow and _interrupts(self.workflow.subprocesses[task_id].spec, event):
                 self._interrupt(self.workflow, handler)
 
-    def _start_handlers(self, scope: Any, event: BpmnEvent) -> list[Task]:
-        """Start ``scope``'s event sub-processes whose start event waits for ``event``; their waiting starts."""
+    def _start_handlers(self, scope: Any, event: BpmnEvent, data: dict[str, Any] | None = None) -> list[Task]:
+        """Start ``scope``'s event sub-processes whose start event waits for ``event``; their waiting starts.
+
+        A handler begins with ``data`` when given (the data that made its
+        condition true), else with the data its scope began with (the
+        library's rule for messages and signals).
+        """
         start = scope.spec.start
         started: list[Any] = []
         for name in getattr(start, "trigger_specs", ()):
             sub_spec = self.workflow.subprocess_specs.get(name)
             if sub_spec is not None and any(ts.event_definition == event.event_definition
                                             for ts in sub_spec.bpmn_start_events):
-                task_id = start.trigger_wf(scope.task_tree, name)
+                task_id = (start.trigger_wf(scope.task_tree, name) if data is None
+                           else _trigger_with(scope, name, data))
                 started.append(self.workflow.subprocesses[task_id])
                 if _interrupts(sub_spec, event):
                     self._interrupt(scope, scope.get_task_from_id(task_id))
         return [t for t in self.tasks.values()
                 if any(t.workflow is sub for sub in started) and t.task_spec.event_definition.catches(t, event)]
+
+
+def _trigger_with(scope: Any, name: str, data: dict[str, Any]) -> Any:
+    """``BpmnStartTask.trigger_wf`` with the handler task given ``data`` before its sub-process starts."""
+    start = scope.spec.start
+    spec = start._wf_spec.task_specs.get(name)
+    if start not in spec.inputs:
+        start.connect(spec)
+        spec.connect(start._wf_spec.end)
+    child = scope.task_tree._add_child(spec, TaskState.FUTURE)
+    child.triggered = True
+    # Its update inherits the parent's data first; the start of the sub-process takes this instead.
+    child.internal_data[HANDLER_DATA] = copy_data(data)
+    child.task_spec._update(child)
+    return child.id
 
 
 def _error_boundary_of(task: Task, code: str | None) -> Task | None:
@@ -1357,6 +1450,7 @@ class LiveInstance:
             task.data.update(copy_data(dict(data)))
             task.run()
             self._record(task, completed)
+            self._watch(task)
             self._run_engine(completed)
 
         return self._report(completed, self._guard(act))
@@ -1371,6 +1465,7 @@ class LiveInstance:
             task.data[task.task_spec.result_variable] = copy_data(result)
             task.complete()
             self._record(task, completed)
+            self._watch(task)
             self._run_engine(completed)
 
         return self._report(completed, self._guard(act))
@@ -1531,13 +1626,13 @@ class LiveInstance:
                 "spec": sp.spec.name, "root": str(sp.task_tree.id),
                 "last_task": str(sp.last_task.id) if sp.last_task is not None else None,
                 "success": sp.success, "completed": sp.completed, "correlations": sp.correlations,
-                "data": _to_dict(sp.data),
+                "data": _to_dict(sp.data), **_conditions_seen(sp),
             }
         return {
             "format": STATE_FORMAT, "root": str(wf.task_tree.id),
             "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
             "success": wf.success, "completed": wf.completed, "correlations": wf.correlations,
-            "bpmn_events": _REGISTRY.convert(wf.bpmn_events), "subprocesses": subprocesses,
+            "bpmn_events": _REGISTRY.convert(wf.bpmn_events), "subprocesses": subprocesses, **_conditions_seen(wf),
         }
 
     # --- pruning ---------------------------------------------------------------------------------
@@ -1700,7 +1795,8 @@ class LiveInstance:
         events = wf.event_manager if isinstance(wf.event_manager, _ScopedEvents) else None
 
         def will(task: Task) -> None:
-            if task.state != TaskState.READY:
+            if task.state != TaskState.READY or (
+                    events is not None and task.workflow is not wf and events.interrupted_by_boundary(task)):
                 raise _Interrupted  # cancelled during this pass (an interrupting event): not to run
             self._isolate(task)
             if events is not None:
@@ -1709,6 +1805,7 @@ class LiveInstance:
         def did(task: Task) -> None:
             if events is not None:
                 events.ran(task)
+                events.watch(task)
             self._record(task, completed)
             self._since_prune += 1
             self._steps += 1
@@ -1757,6 +1854,10 @@ class LiveInstance:
     def _isolate(self, task: Task) -> None:
         # DeepMerge copies data one level deep: without this, branches share nested values.
         task.data = copy_data(task.data)
+
+    def _watch(self, task: Task) -> None:
+        if isinstance(self._wf.event_manager, _ScopedEvents):
+            self._wf.event_manager.watch(task)
 
     def _record(self, task: Task, completed: list[str]) -> None:
         if task.state != TaskState.COMPLETED:
@@ -1821,6 +1922,28 @@ def _nesting(task: Task) -> int:
     return int(getattr(task.workflow, "depth", 0))
 
 
+def _conditions_seen(workflow: Any) -> dict[str, Any]:
+    """The header entry of a scope's watched conditions (none when it has none: headers stay as they were)."""
+    seen = getattr(workflow, CONDITIONS_SEEN, None)
+    return {CONDITIONS_SEEN: dict(seen)} if seen else {}
+
+
+def _watched_conditions(scope_spec: Any, subprocess_specs: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """(handler name, condition) of the event sub-processes of ``scope_spec`` that start on a condition."""
+    cached = _WATCHED.get(scope_spec)
+    if cached is None:
+        cached = [(name, start.event_definition)
+                  for name in getattr(scope_spec.start, "trigger_specs", ())
+                  for start in getattr(subprocess_specs.get(name), "bpmn_start_events", ())
+                  if isinstance(start.event_definition, _ConditionalEventDefinition)]
+        _WATCHED[scope_spec] = cached
+    return cached
+
+
+# Per restored spec (specs are shared and read-only while instances run).
+_WATCHED: weakref.WeakKeyDictionary[Any, list[tuple[str, Any]]] = weakref.WeakKeyDictionary()
+
+
 def _fill(workflow: Any, header: Mapping[str, Any], task_dicts: Iterable[dict[str, Any]]) -> None:
     """Restore a (sub)workflow's tasks and attributes from its header and task parts."""
     workflow.tasks = {}
@@ -1833,6 +1956,8 @@ def _fill(workflow: Any, header: Mapping[str, Any], task_dicts: Iterable[dict[st
     workflow.success = header.get("success", True)
     workflow.completed = header.get("completed", False)
     workflow.correlations = dict(header.get("correlations") or {})
+    if CONDITIONS_SEEN in header:
+        setattr(workflow, CONDITIONS_SEEN, dict(header[CONDITIONS_SEEN]))
     if "data" in header:
         workflow.data = _REGISTRY.restore(header["data"])
     if "bpmn_events" in header:

@@ -319,3 +319,148 @@ def test_a_message_reaches_a_scope_that_waits_only_through_its_handler(db, clock
     assert engine.correlate_message("document_arrived", business_key="CASE-8", start=False) == []
     assert engine.correlate_message("document_arrived", business_key="CASE-7", start=False) == [state.id]
     assert sorted(engine.state(state.id).waiting) == ["t_check", "t_file"]
+
+
+# --- conditions ------------------------------------------------------------------------------------
+# A review whose handlers start on conditions of the review's data: «too many pages» stops the
+# review (interrupting), «urgent» adds a follow-up beside it (not interrupting). t_check loops
+# back to itself until pages is 0, so the data changes between the steps of one scope.
+def conditional(sid: str, condition: str, task: str, interrupting: bool = True) -> str:
+    return handler(sid, f'<bpmn:conditionalEventDefinition><bpmn:condition>{condition}</bpmn:condition>'
+                        '</bpmn:conditionalEventDefinition>', task, interrupting)
+
+
+WATCHED = model(
+    '',
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:subProcess id="review"><bpmn:startEvent id="r_start"/><bpmn:userTask id="t_check"/>'
+    '<bpmn:exclusiveGateway id="gw" default="r_again"/><bpmn:endEvent id="r_end"/>'
+    + flows(("r_start", "t_check"), ("t_check", "gw"), prefix="r")
+    + '<bpmn:sequenceFlow id="r_done" sourceRef="gw" targetRef="r_end">'
+      '<bpmn:conditionExpression>pages == 0</bpmn:conditionExpression></bpmn:sequenceFlow>'
+      '<bpmn:sequenceFlow id="r_again" sourceRef="gw" targetRef="t_check"/>'
+    + conditional("on_big", "pages &gt; 100", "t_split")
+    + conditional("on_urgent", "urgent == True", "t_follow_up", interrupting=False)
+    + '</bpmn:subProcess><bpmn:userTask id="t_archive"/><bpmn:endEvent id="end"/>'
+    + flows(("start", "review"), ("review", "t_archive"), ("t_archive", "end")))
+
+
+def watched(data: dict[str, Any]) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
+    live, specs, clock = make(WATCHED, data=data)
+    live.advance()
+    store = Store()
+    return reload(live, specs, store, clock), specs, clock, store
+
+
+def test_a_condition_that_becomes_true_starts_its_interrupting_handler():
+    live, specs, clock, store = watched({"pages": 3, "urgent": False})
+    assert waiting(live) == ["t_check"]  # false on arrival: nothing started
+    live.complete_human(human(live, "t_check"), {"pages": 250})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_split"]  # the review's loop was cancelled
+    live.complete_human(human(live, "t_split"), {})
+    assert waiting(reload(live, specs, store, clock)) == ["t_archive"]
+
+
+def test_a_condition_true_when_its_scope_begins_starts_the_handler_at_once():
+    live, *_ = watched({"pages": 500, "urgent": False})
+    assert waiting(live) == ["t_split"]
+
+
+def test_a_non_interrupting_condition_starts_once_per_change_not_once_per_step():
+    live, specs, clock, store = watched({"pages": 3, "urgent": False})
+    for answer in ({"pages": 2, "urgent": True}, {"pages": 1}, {"pages": 1, "urgent": False},
+                   {"pages": 1, "urgent": True}):
+        live.complete_human(human(live, "t_check"), answer)
+        live = reload(live, specs, store, clock)  # the last value of each condition is kept in the state
+    # true, still true, false, true again: two follow-ups, beside the review still under way.
+    assert waiting(live) == ["t_check", "t_follow_up", "t_follow_up"]
+
+
+def test_a_condition_that_cannot_be_evaluated_yet_is_not_true():
+    live, specs, clock, store = watched({"pages": 3})  # no `urgent` at all
+    live.complete_human(human(live, "t_check"), {"pages": 2})
+    assert waiting(reload(live, specs, store, clock)) == ["t_check"]
+
+
+# An interrupting conditional boundary on a sub-process, already true when it begins: the library ran
+# the sub-process's first steps before the boundary (an automatic step here) and then interrupted it.
+BOUNDARY = model(
+    '',
+    '<bpmn:startEvent id="start"/>'
+    '<bpmn:subProcess id="work"><bpmn:startEvent id="w_start"/>'
+    '<bpmn:scriptTask id="w_step"><bpmn:script>stepped = True</bpmn:script></bpmn:scriptTask>'
+    '<bpmn:userTask id="t_work"/><bpmn:endEvent id="w_end"/>'
+    + flows(("w_start", "w_step"), ("w_step", "t_work"), ("t_work", "w_end"), prefix="w")
+    + '</bpmn:subProcess>'
+    '<bpmn:boundaryEvent id="b_closed" attachedToRef="work"><bpmn:conditionalEventDefinition>'
+    '<bpmn:condition>closed == True</bpmn:condition></bpmn:conditionalEventDefinition></bpmn:boundaryEvent>'
+    '<bpmn:userTask id="t_closed"/><bpmn:endEvent id="end"/><bpmn:endEvent id="end_closed"/>'
+    + flows(("start", "work"), ("work", "end"), ("b_closed", "t_closed"), ("t_closed", "end_closed")))
+
+
+def test_a_boundary_that_fires_as_its_sub_process_begins_stops_it_before_its_first_step():
+    wf = BpmnWorkflow(*_library_specs(BOUNDARY))
+    wf.task_tree.data["closed"] = True
+    wf.do_engine_steps()
+    assert library_waiting(wf) == ["t_closed"]
+    assert wf.last_task is not None and any(t.task_spec.bpmn_id == "w_step" and t.state == TaskState.COMPLETED
+                                            for t in wf.get_tasks())  # the library ran it first
+    live, *_ = make(BOUNDARY, data={"closed": True})
+    report = live.advance()
+    assert waiting(live) == ["t_closed"]
+    assert "w_step" not in report.completed and "stepped" not in live.task_data(human(live, "t_closed"))
+    live, *_ = make(BOUNDARY, data={"closed": False})
+    assert "w_step" in live.advance().completed and waiting(live) == ["t_work"]
+
+
+def _library_specs(xml: bytes) -> tuple[Any, Any]:
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_xml(etree.fromstring(xml))
+    return parser.get_spec("p"), parser.get_subprocess_specs("p")
+
+
+def test_a_conditional_handler_runs_through_the_durable_engine(db, clock):
+    # A new Engine for each action: nothing is kept in memory between them but the database.
+    version = make_engine(db, clock).deploy(load_bytes(WATCHED, "watched.bpmn"), key="watched").version
+    assert version is not None
+    state = make_engine(db, clock).start(version.id, data={"pages": 3, "urgent": False})
+    state = make_engine(db, clock).complete_task(task(state, "t_check"), user="u", data={"pages": 2,
+                                                                                            "urgent": True})
+    assert sorted(t.element_id for t in state.human_tasks) == ["t_check", "t_follow_up"]
+    state = make_engine(db, clock).complete_task(task(state, "t_check"), user="u", data={"pages": 300})
+    assert [t.element_id for t in state.human_tasks] == ["t_split"]  # the follow-up was cancelled with the rest
+
+
+# The same at the top of the process, where the main path can end while a handler still runs.
+TOP_WATCHED = model(
+    '', '<bpmn:startEvent id="start"/><bpmn:userTask id="t_a"/><bpmn:userTask id="t_b"/><bpmn:endEvent id="end"/>'
+    + flows(("start", "t_a"), ("t_a", "t_b"), ("t_b", "end"))
+    + conditional("on_stop", "stop == 1", "t_stopped")
+    + conditional("on_note", "note == 1", "t_note", interrupting=False))
+
+
+def test_a_top_level_handler_begins_with_the_data_that_made_its_condition_true():
+    live, specs, clock = make(TOP_WATCHED, data={"stop": 0, "note": 0})
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_a"), {"note": 1, "reason": "late"})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_b", "t_note"]
+    assert live.task_data(human(live, "t_note"))["reason"] == "late"
+    live.complete_human(human(live, "t_b"), {})  # the main path ends; the case waits for the handler
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_note"] and not live.finished
+    live.complete_human(human(live, "t_note"), {})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == [] and live.finished  # and the handler did not start again
+
+
+def test_a_top_level_interrupting_condition_ends_the_case_through_its_handler():
+    live, *_ = make(TOP_WATCHED, data={"stop": 0, "note": 0})
+    live.advance()
+    live.complete_human(human(live, "t_a"), {"stop": 1})
+    assert waiting(live) == ["t_stopped"] and not live.finished
+    report = live.complete_human(human(live, "t_stopped"), {})
+    assert live.finished and "t_b" not in report.completed
