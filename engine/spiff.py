@@ -695,7 +695,9 @@ class _IterativePredict(TaskSpec):
     """``TaskSpec._predict`` with an explicit stack instead of one frame per future task.
 
     Same visiting order and rules as the library's recursive version (which
-    fails with RecursionError on a few hundred definite tasks in a row).
+    fails with RecursionError on a few hundred definite tasks in a row), but
+    a path stops at a spec it has already passed (the library meant to, and
+    did not: see below).
     """
 
     def _predict(self, my_task: Task, seen: list[Any] | None = None, looked_ahead: int = 0,
@@ -706,15 +708,23 @@ class _IterativePredict(TaskSpec):
             spec = task.task_spec
             if task.has_state(mask):
                 spec._predict_hook(task)
-            if task.has_state(TaskState.PREDICTED_MASK):
-                seen_here.append(spec)
+            seen_here.append(spec)  # the library adds only predicted specs: a loop of definite ones never ended
             look = task.has_state(TaskState.DEFINITE_MASK) or ahead + 1 < spec.lookahead
             if not look:
                 continue
             # Reversed so that the first child is predicted first, as in the recursion.
             for child in reversed(task.children):
-                if child.has_state(mask) and child not in seen_here:
+                # The library compares the child *task* with the specs seen (never equal), so a loop of
+                # definite tasks was predicted until RecursionError (the bpmn.io pizza example); without
+                # recursion that never ends. A spec already on this path is a loop: prediction stops there.
+                if child.has_state(mask) and child.task_spec not in seen_here:
                     stack.append((child, seen_here[:], ahead + 1))
+
+    def _update(self, my_task: Task) -> None:
+        if my_task.state == TaskState.FUTURE and not my_task._children and self.outputs:
+            # Prediction stopped here (a loop, above): predict the rest now that the task is reached.
+            self._predict(my_task, mask=TaskState.NOT_FINISHED_MASK)
+        super()._update(my_task)
 
 
 class _NestingLimit(SubWorkflowTask):

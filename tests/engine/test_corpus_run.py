@@ -41,7 +41,7 @@ SUITES = ("spiffworkflow-tests", "miwg")
 SECONDS_PER_MODEL = 60
 
 
-class _Stuck(Exception):
+class _Stuck(BaseException):  # not an Exception: the engine turns those into clear errors
     pass
 
 

@@ -239,6 +239,43 @@ def test_a_1200_step_chain_runs():
     assert len(report.completed) == 1202  # start, 1,200 scripts, end
 
 
+# The bpmn.io pizza example: beside the baking, a customer may ask «where is my pizza?» any number of
+# times, each time calmed and then waiting to ask again. Every task on that loop is definite (FUTURE)
+# when the workflow is built, and the library's prediction never noticed the loop: it recursed until
+# RecursionError (our iterative version, before the fix, ran until memory ran out).
+PIZZA = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions ' + NS.encode() + b' id="d" targetNamespace="t">'
+         b'<bpmn:message id="M" name="where"/><bpmn:process id="p" isExecutable="true">'
+         b'<bpmn:startEvent id="start"/><bpmn:parallelGateway id="split"/>'
+         b'<bpmn:intermediateCatchEvent id="asked"><bpmn:messageEventDefinition messageRef="M"/>'
+         b'</bpmn:intermediateCatchEvent>'
+         b'<bpmn:scriptTask id="calm"><bpmn:script>calmed = calmed + 1</bpmn:script></bpmn:scriptTask>'
+         b'<bpmn:userTask id="bake"/><bpmn:endEvent id="end"><bpmn:terminateEventDefinition/></bpmn:endEvent>'
+         b'<bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="split"/>'
+         b'<bpmn:sequenceFlow id="f2" sourceRef="split" targetRef="asked"/>'
+         b'<bpmn:sequenceFlow id="f3" sourceRef="asked" targetRef="calm"/>'
+         b'<bpmn:sequenceFlow id="f4" sourceRef="calm" targetRef="asked"/>'
+         b'<bpmn:sequenceFlow id="f5" sourceRef="split" targetRef="bake"/>'
+         b'<bpmn:sequenceFlow id="f6" sourceRef="bake" targetRef="end"/>'
+         b'</bpmn:process></bpmn:definitions>')
+
+
+def test_the_library_predicts_a_loop_of_definite_tasks_until_recursion_error():
+    with pytest.raises(RecursionError):
+        library_workflow(PIZZA)
+
+
+def test_a_loop_of_definite_tasks_is_predicted_once_and_runs():
+    live, _, _ = make(PIZZA, data={"calmed": 0})
+    assert live.advance().failure is None
+    for _ in range(3):
+        report = live.deliver("message", "where")
+        assert report is not None and report.failure is None
+    assert live.task_data(human(live, "bake"))["calmed"] == 0  # its own branch's data
+    report = live.complete_human(human(live, "bake"), {})
+    assert report.failure is None and live.finished
+    assert report.completed[-2:] == ("bake", "end") or list(report.completed[-2:]) == ["bake", "end"]
+
+
 # --- joins survive pruning ------------------------------------------------------------------------------
 
 def test_a_pending_parallel_join_keeps_its_inputs_through_pruning_and_reloads():
