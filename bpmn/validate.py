@@ -81,6 +81,7 @@ def _check_process(model: Model, process: Process) -> list[Diagnostic]:
         ins, outs = incoming.get(node.id, []), outgoing.get(node.id, [])
         found += _check_flow_lists(node, ins, outs)
         found += _check_branching(process, node, ins, outs)
+        found += _check_event_ends(node, ins, outs)
         if not ins and _needs_incoming(process, node, containers.get(node.parent_id, [])):
             found.append(Diagnostic(
                 "warning", "node.unreachable",
@@ -230,6 +231,29 @@ def _check_branching(process: Process, node: FlowNode, ins: list[SequenceFlow],
             "info", "node.implicit_join",
             f"the {describe_node(node)} has {len(ins)} incoming flows without a gateway: it runs again for each "
             "arriving flow; draw a gateway to merge them if that is not intended", node.id, node.line))
+    return found
+
+
+def _check_event_ends(node: FlowNode, ins: list[SequenceFlow], outs: list[SequenceFlow]) -> list[Diagnostic]:
+    """Flows leaving an end event or entering a start or boundary event (BPMN forbids both).
+
+    An engine would run such a path anyway: an end event that flows back to
+    a task ends the process again and again, and each time leaves a pending
+    end behind, so every round costs more than the last.
+    """
+    found = []
+    if node.tag == "endEvent" and outs:
+        found.append(Diagnostic(
+            "error", "flow.from_end_event",
+            f"the {describe_node(node)} has {len(outs)} outgoing flow{'s' if len(outs) > 1 else ''} "
+            f"({', '.join(named(f.name, f.id) for f in outs[:5])}); an end event ends its path: "
+            "use an intermediate event or a task to go on", node.id, node.line))
+    if node.tag in ("startEvent", "boundaryEvent") and ins:
+        found.append(Diagnostic(
+            "error", "flow.into_start_event",
+            f"the {describe_node(node)} has {len(ins)} incoming flow{'s' if len(ins) > 1 else ''} "
+            f"({', '.join(named(f.name, f.id) for f in ins[:5])}); a {node.tag[:-5]} event begins a path and "
+            "cannot be reached by one: point the flow at the task after it", node.id, node.line))
     return found
 
 

@@ -169,6 +169,26 @@ def test_flow_without_source():
     assert "no sourceRef" in d.message and d.line == line_of(xml, 'id="f9"')
 
 
+def test_a_flow_leaving_an_end_event_is_an_error():
+    # The shape of betsy's EXT104: run anyway, each round ended the process again and left a pending end.
+    xml = document(process(CHAIN + '<sequenceFlow id="back" name="again" sourceRef="end" targetRef="check"/>\n'))
+    d = the_one(xml, "flow.from_end_event")
+    assert (d.severity, d.element_id, d.line) == ("error", "end", line_of(xml, 'id="end"'))
+    assert "«again» (back)" in d.message and "end event" in d.message
+    assert not only(document(process(CHAIN)), "flow.from_end_event")
+
+
+def test_a_flow_into_a_start_or_boundary_event_is_an_error():
+    xml = document(process(CHAIN + '<sequenceFlow id="in" sourceRef="check" targetRef="start"/>\n'
+                           '<boundaryEvent id="late" attachedToRef="check"><timerEventDefinition>'
+                           '<timeDuration>PT1H</timeDuration></timerEventDefinition></boundaryEvent>\n'
+                           '<sequenceFlow id="in2" sourceRef="start" targetRef="late"/>\n'))
+    found = {d.element_id: d for d in only(xml, "flow.into_start_event")}
+    assert set(found) == {"start", "late"}
+    assert found["start"].severity == "error" and "a start event begins a path" in found["start"].message
+    assert found["late"].line == line_of(xml, 'id="late"') and "a boundary event" in found["late"].message
+
+
 def test_flow_into_a_sub_process_crosses_its_border():
     sub = ('<subProcess id="sub" name="Inspection">\n<startEvent id="ss"/>\n<task id="inner" name="Visit"/>\n'
            '<endEvent id="se"/>\n<sequenceFlow id="fs1" sourceRef="ss" targetRef="inner"/>\n'
