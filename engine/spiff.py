@@ -2100,6 +2100,12 @@ def _failure_of(exc: Exception) -> Failure:
 
 def _short(exc: BaseException) -> str:
     text = str(exc) if isinstance(exc, SpiffWorkflowException | ScriptError) else f"{type(exc).__name__}: {exc}"
+    # The library wraps a failed condition as "Error evaluating expression '...'" and keeps the reason
+    # only as the exception being handled: say it (a variable not set, a type that does not compare).
+    reason = exc.__cause__ or exc.__context__
+    said = re.sub(r"^line \d+: ", "", str(reason)) if reason is not None else ""
+    if isinstance(exc, SpiffWorkflowException) and said and said not in text:
+        text = f"{text.strip().rstrip('.')}: {reason}"
     text = re.sub(r"\s+", " ", text).strip().rstrip(".")
     return text if len(text) <= 500 else text[:499] + "…"
 

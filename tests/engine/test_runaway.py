@@ -1,4 +1,4 @@
-"""Models that would never stop: an action ends with a failure naming the element, in bounded time.
+"""Models that would never stop, or stop on a bad condition: a failure naming the element and why, in bounded time.
 
 An uploaded model is hostile until it has run: an endless loop of
 automatic steps, or a call activity calling its own process, must stop the
@@ -89,3 +89,19 @@ def test_the_recursive_instance_becomes_failed_with_an_incident(db: Database) ->
     assert state.status == "failed"
     (incident,) = engine.incidents(instance_id=state.id)
     assert incident.element_id == "again" and "levels deep" in incident.message
+
+
+GATE = doc('<bpmn:startEvent id="s"/><bpmn:exclusiveGateway id="g" default="d"/><bpmn:endEvent id="e1"/>'
+           '<bpmn:endEvent id="e2"/><bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="g"/>'
+           '<bpmn:sequenceFlow id="c" sourceRef="g" targetRef="e1"><bpmn:conditionExpression>answer &gt; 3'
+           '</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="d" sourceRef="g" targetRef="e2"/>')
+
+
+@pytest.mark.parametrize(("data", "reason"), [({}, "name 'answer' is not defined"),
+                                              ({"answer": "many"}, "'>' not supported")])
+def test_a_failed_condition_says_why(data: dict[str, str], reason: str) -> None:
+    # The library's message was only "Error evaluating expression 'answer > 3'".
+    live, _, _ = make(GATE, data=data)
+    failure = live.advance().failure
+    assert failure is not None and failure.element_id == "g"
+    assert failure.message.startswith("Error evaluating expression 'answer > 3': ") and reason in failure.message
