@@ -118,6 +118,10 @@ def _find_code(root: etree._Element, out: list[Diagnostic]) -> Iterator[_Code]:
                 continue
             if el.text and el.text.strip():
                 yield _Code(el, el.text, what, mode)
+            elif key == (BPMN_NS, "condition") and _parent_local(el) == "conditionalEventDefinition":
+                # (An empty flow condition is no condition, as the engine reads it; an empty event one is not.)
+                out.append(_diag(el, "script.empty_condition", f"{what} of {_label(el)} is empty: the event "
+                                 "could never fire; write the condition it waits for"))
         elif key == (BPMN_NS, "formalExpression") and _parent_local(el) == "correlationPropertyRetrievalExpression":
             if el.text and el.text.strip():
                 yield _Code(el, el.text, "the correlation expression", "eval")

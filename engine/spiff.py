@@ -932,6 +932,8 @@ class _SandboxEnvironment(BasePythonScriptEngineEnvironment):
         return self.sandbox.evaluate(expression, names)
 
     def execute(self, script: str, context: dict[str, Any], external_context: dict[str, Any] | None = None) -> bool:
+        if not isinstance(script, str) or not script.strip():
+            return True  # a script task drawn without a script does nothing (the check warns: script.empty)
         extra = external_context or {}
         work = copy_data(context)
         names = {**extra, **work}

@@ -105,3 +105,14 @@ def test_a_failed_condition_says_why(data: dict[str, str], reason: str) -> None:
     failure = live.advance().failure
     assert failure is not None and failure.element_id == "g"
     assert failure.message.startswith("Error evaluating expression 'answer > 3': ") and reason in failure.message
+
+
+def test_a_script_task_without_a_script_does_nothing() -> None:
+    # The check warns that it "has no script to run"; the engine used to fail it with "the code is not text".
+    xml = doc('<bpmn:startEvent id="s"/><bpmn:scriptTask id="todo" name="To be written"/><bpmn:endEvent id="e"/>'
+              '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="todo"/>'
+              '<bpmn:sequenceFlow id="f2" sourceRef="todo" targetRef="e"/>')
+    live, _, _ = make(xml, data={"kept": 1})
+    report = live.advance()
+    assert report.failure is None and live.finished and report.completed == ("s", "todo", "e")
+    assert live.data == {"kept": 1}

@@ -77,6 +77,18 @@ def test_conditions_in_other_languages(condition: str, attrs: str, code: str):
     assert _codes(check_model_scripts(model)) == [("error", code, "f1")]
 
 
+def test_a_conditional_event_without_a_condition_is_an_error_and_an_empty_flow_condition_is_not():
+    # The engine failed the instance at the event with "the code is not text".
+    model = _model('''<bpmn:intermediateCatchEvent id="wait" name="Paid">
+  <bpmn:conditionalEventDefinition><bpmn:condition xsi:type="bpmn:tFormalExpression"/></bpmn:conditionalEventDefinition>
+</bpmn:intermediateCatchEvent>
+<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b"><bpmn:conditionExpression/></bpmn:sequenceFlow>''')
+    [d] = check_model_scripts(model)
+    assert _codes([d]) == [("error", "script.empty_condition", "wait")]
+    assert "intermediate catch event 'Paid' (wait)" in d.message and "never fire" in d.message
+    assert d.line == _line_of(model, "<bpmn:condition ")
+
+
 def test_python_conditions_pass():
     model = _model('''<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b">
   <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" language="python">
