@@ -785,8 +785,9 @@ class _ConditionalEventDefinition(ConditionalEventDefinition):
     """
 
     def has_fired(self, my_task: Task) -> bool:
-        if my_task.task_spec.extensions.get(HANDLER_START):
-            return bool(my_task._get_internal_data("event_fired", False))
+        fired = bool(my_task._get_internal_data("event_fired", False))
+        if fired or my_task.task_spec.extensions.get(HANDLER_START):
+            return fired
         return bool(super().has_fired(my_task))
 
     def holds(self, task: Task) -> bool:
@@ -1231,6 +1232,13 @@ class _ScopedEvents(EventManager):
         scope = task.workflow
         if scope.completed or isinstance(task.task_spec, EndEvent):  # an ending scope starts nothing new
             return
+        # Conditional events waiting in the same scope (another branch's step may have made them true).
+        for waiting in [t for t in self.tasks.values() if t.workflow is scope and t is not task
+                        and isinstance(t.task_spec.event_definition, _ConditionalEventDefinition)
+                        and not t.task_spec.extensions.get(HANDLER_START)]:
+            if waiting.state == TaskState.WAITING and waiting.task_spec.event_definition.holds(task):
+                waiting._set_internal_data(event_fired=True)
+                waiting.task_spec._update(waiting)
         watched = _watched_conditions(scope.spec, self.workflow.subprocess_specs)
         if not watched:
             return

@@ -464,3 +464,28 @@ def test_a_top_level_interrupting_condition_ends_the_case_through_its_handler():
     assert waiting(live) == ["t_stopped"] and not live.finished
     report = live.complete_human(human(live, "t_stopped"), {})
     assert live.finished and "t_b" not in report.completed
+
+
+# Conditional events already waiting when another branch makes them true: the library evaluated a
+# condition only when its event was reached, so these waited for ever.
+PAID = '<bpmn:conditionalEventDefinition><bpmn:condition>paid == True</bpmn:condition></bpmn:conditionalEventDefinition>'
+BRANCHES = model(
+    '', '<bpmn:startEvent id="start"/><bpmn:parallelGateway id="split"/>'
+    f'<bpmn:userTask id="review"/><bpmn:boundaryEvent id="b_paid" attachedToRef="review">{PAID}</bpmn:boundaryEvent>'
+    f'<bpmn:userTask id="t_refund"/><bpmn:intermediateCatchEvent id="c_paid">{PAID}</bpmn:intermediateCatchEvent>'
+    '<bpmn:userTask id="t_ship"/><bpmn:userTask id="pay"/>'
+    '<bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/><bpmn:endEvent id="e3"/><bpmn:endEvent id="e4"/>'
+    + flows(("start", "split"), ("split", "review"), ("split", "c_paid"), ("split", "pay"), ("review", "e1"),
+            ("b_paid", "t_refund"), ("t_refund", "e2"), ("c_paid", "t_ship"), ("t_ship", "e3"), ("pay", "e4")))
+
+
+@pytest.mark.parametrize(("paid", "expected"), [(True, ["t_refund", "t_ship"]), (False, ["review"])])
+def test_waiting_conditional_events_fire_when_another_branch_makes_them_true(paid, expected):
+    live, specs, clock = make(BRANCHES, data={"paid": False})
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["pay", "review"]
+    live.complete_human(human(live, "pay"), {"paid": paid})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == expected  # when paid: the review is interrupted, the shipping goes ahead
