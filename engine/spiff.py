@@ -174,6 +174,7 @@ from engine.sandbox import Sandbox, ScriptError
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
 RECURSIVE_CALL = "exec.recursive_call"
+CALL_ELSEWHERE = "exec.call_elsewhere"
 # Set in a start event's extensions by the parser: the library keeps no isInterrupting of its own.
 NON_INTERRUPTING = "panjereh:nonInterrupting"
 # Set on the start events of event sub-processes: their condition is watched by the engine (_ScopedEvents.watch).
@@ -520,8 +521,8 @@ class _Parser(SpiffBpmnParser):
         }
 
 
-def _recursive_calls(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
-    """Call activities that call their own process, directly or through the processes they call."""
+def _call_problems(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
+    """Call activities that call their own process (directly or through others), or a process not in the model."""
     calls: dict[str, list[etree._Element]] = {proc.get("id", ""): list(proc.iter(f"{{{BPMN_NS}}}callActivity"))
                                               for proc in root.iter(f"{{{BPMN_NS}}}process")}
 
@@ -541,7 +542,14 @@ def _recursive_calls(root: etree._Element, process_ids: set[str]) -> list[Diagno
     for pid in sorted(process_ids & calls.keys()):
         for call in calls[pid]:
             called = call.get("calledElement", "")
-            if called in calls and reaches(called, pid):
+            if called and called not in calls:
+                out.append(Diagnostic(
+                    "warning", CALL_ELSEWHERE,
+                    f"the call activity {named(call.get('name'), call.get('id'))} calls the process {called}, "
+                    "which is not in this model: the engine runs the processes of one deployed model only, so an "
+                    f"instance fails when it reaches this step; put {called} in the same file",
+                    call.get("id"), call.sourceline))
+            elif called in calls and reaches(called, pid):
                 out.append(Diagnostic(
                     "warning", RECURSIVE_CALL,
                     f"the call activity {named(call.get('name'), call.get('id'))} calls the process {called}, "
@@ -605,7 +613,7 @@ def check_executable(model: Model) -> Executability:
     if failures:
         index = ElementIndex(root)
         diagnostics += [_diagnose(exc, model, index, proc, sev) for exc, proc, sev in failures]
-    diagnostics += _recursive_calls(root, {p.id for p in targets})
+    diagnostics += _call_problems(root, {p.id for p in targets})
     # An element without an id is reported by line, never by an empty id.
     diagnostics = [d if d.element_id else replace(d, element_id=None) for d in diagnostics]
     return Executability(results, sorted(diagnostics, key=sort_key))
