@@ -179,7 +179,7 @@ CALL_ELSEWHERE = "exec.call_elsewhere"
 NON_INTERRUPTING = "panjereh:nonInterrupting"
 # Set on the start events of event sub-processes: their condition is watched by the engine (_ScopedEvents.watch).
 HANDLER_START = "panjereh:handlerStart"
-# Kept in a scope's root task: the last value of each watched condition of its event sub-processes.
+# On a (sub)workflow and in its state header: the last value of each watched condition of its event sub-processes.
 CONDITIONS_SEEN = "panjereh_conditions"
 # Given to an event sub-process's task by the watch: the data its handler begins with.
 HANDLER_DATA = "panjereh_handler_data"
@@ -483,8 +483,7 @@ class _StartEventParser(SpiffStartEventParser):
     """
 
     def create_task(self) -> Any:
-        parent = self.node.getparent()
-        if parent is None or parent.get("triggeredByEvent") != "true":
+        if not _in_event_subprocess(self.node):
             return super().create_task()
         definition = self.get_event_definition([MESSAGE_EVENT_XPATH, SIGNAL_EVENT_XPATH, TIMER_EVENT_XPATH,
                                                 CONDITIONAL_EVENT_XPATH, ERROR_EVENT_XPATH, ESCALATION_EVENT_XPATH])
@@ -497,10 +496,14 @@ class _StartEventParser(SpiffStartEventParser):
         if node is None and self.node.get("isInterrupting") == "false":
             # Kept with the spec's extensions (the library has no field for it): see _ScopedEvents.
             extensions[NON_INTERRUPTING] = True
-        parent = self.node.getparent()
-        if node is None and parent is not None and parent.get("triggeredByEvent") == "true":
+        if node is None and _in_event_subprocess(self.node):
             extensions[HANDLER_START] = True
         return extensions
+
+
+def _in_event_subprocess(node: etree._Element) -> bool:
+    parent = node.getparent()
+    return parent is not None and parent.get("triggeredByEvent") == "true"
 
 
 class _Parser(SpiffBpmnParser):
@@ -735,13 +738,16 @@ class _IterativePredict(TaskSpec):
         super()._update(my_task)
 
 
-class _NestingLimit(SubWorkflowTask):
-    """Sub-processes and call activities that refuse to open a level past :data:`MAX_SUBPROCESS_DEPTH`.
+class _SubWorkflowStart(SubWorkflowTask):
+    """Sub-processes and call activities as they start: a nesting limit, and a handler's starting data.
 
     The library starts a sub-process from inside the step that makes its
     task ready, and the sub-process's first steps run at once: a call
     activity calling its own process recurses inside one ``run()``, never
-    back in the engine loop where the step budget is counted.
+    back in the engine loop where the step budget is counted, so a level
+    past :data:`MAX_SUBPROCESS_DEPTH` is refused here. An event sub-process
+    started by :meth:`_ScopedEvents.watch` begins with the data given to
+    :func:`_trigger_with` instead of the data its parent task inherited.
     """
 
     def start_workflow(self, my_task: Task) -> None:
@@ -916,7 +922,7 @@ def _seconds(value: float) -> Any:
 def _runtime_class(cls: type) -> type:
     """Our subclass of a library task spec class (same behaviour, plus our fixes)."""
     base = _ServiceTask if cls is SpiffServiceTask else cls
-    mixins = (_IterativePredict, _NestingLimit) if issubclass(cls, SubWorkflowTask) else (_IterativePredict,)
+    mixins = (_IterativePredict, _SubWorkflowStart) if issubclass(cls, SubWorkflowTask) else (_IterativePredict,)
     return type(f"Panjereh{cls.__name__}", (*mixins, base), {"__module__": __name__})
 
 
@@ -1223,11 +1229,15 @@ class _ScopedEvents(EventManager):
             if internal:
                 top.bpmn_events.append(event)
             return 0
-        self._stop_interrupted(here)
-        for task in here:
+        self.fire(here, event)
+        return len(here)
+
+    def fire(self, catchers: list[Task], event: BpmnEvent) -> None:
+        """``catchers`` catch ``event`` (an interrupting boundary stops its sub-process first)."""
+        self._stop_interrupted(catchers)
+        for task in catchers:
             task.task_spec.catch(task, event)
             task.task_spec._update(task)
-        return len(here)
 
     def watch(self, task: Task) -> None:
         """After ``task`` ran: start its scope's event sub-processes whose condition has just become true.
@@ -1242,11 +1252,12 @@ class _ScopedEvents(EventManager):
             return
         # Conditional events waiting in the same scope (another branch's step may have made them true).
         for waiting in [t for t in self.tasks.values() if t.workflow is scope and t is not task
+                        and t.state == TaskState.WAITING
                         and isinstance(t.task_spec.event_definition, _ConditionalEventDefinition)
                         and not t.task_spec.extensions.get(HANDLER_START)]:
-            if waiting.state == TaskState.WAITING and waiting.task_spec.event_definition.holds(task):
-                waiting._set_internal_data(event_fired=True)
-                waiting.task_spec._update(waiting)
+            definition = waiting.task_spec.event_definition
+            if definition.holds(task):
+                self.fire([waiting], BpmnEvent(definition))
         watched = _watched_conditions(scope.spec, self.workflow.subprocess_specs)
         if not watched:
             return
@@ -1260,9 +1271,7 @@ class _ScopedEvents(EventManager):
             seen[name] = holds
             if became_true:
                 event = BpmnEvent(definition)
-                for start in self._start_handlers(scope, event, task.data):
-                    start.task_spec.catch(start, event)
-                    start.task_spec._update(start)
+                self.fire(self._start_handlers(scope, event, task.data), event)
 
     def interrupted_by_boundary(self, task: Task) -> bool:
         """Whether an interrupting boundary event of an activity holding ``task`` has fired (and stop it).
@@ -1785,8 +1794,7 @@ class LiveInstance:
         own = _error_boundary_of(task, code)
         if own is not None:
             definition = type(own.task_spec.event_definition)(name=code or "error", code=code)
-            own.task_spec.catch(own, BpmnEvent(definition, payload=payload))
-            own.task_spec._update(own)
+            self._wf.event_manager.fire([own], BpmnEvent(definition, payload=payload))
             return True
         event = BpmnEvent(_ErrorEventDefinition(name=code or "error", code=code), payload=payload,
                           target=task.workflow)
@@ -1798,10 +1806,8 @@ class LiveInstance:
         scopes = [] if wf.completed else [wf]
         scopes += [sp for sp in wf.subprocesses.values() if not sp.completed]
         for scope in scopes:
-            for name in getattr(scope.spec.start, "trigger_specs", ()):
-                sub_spec = wf.subprocess_specs.get(name)
-                for start in getattr(sub_spec, "bpmn_start_events", ()):
-                    yield f"{scope.task_tree.id}/{name}", start
+            for name, start in _handler_start_specs(scope.spec, wf.subprocess_specs):
+                yield f"{scope.task_tree.id}/{name}", start
 
     def _waiting_definition(self, kind: str, name: str) -> Any:
         wanted = MessageEventDefinition if kind == "message" else SignalEventDefinition
@@ -1960,12 +1966,17 @@ def _watched_conditions(scope_spec: Any, subprocess_specs: Mapping[str, Any]) ->
     """(handler name, condition) of the event sub-processes of ``scope_spec`` that start on a condition."""
     cached = _WATCHED.get(scope_spec)
     if cached is None:
-        cached = [(name, start.event_definition)
-                  for name in getattr(scope_spec.start, "trigger_specs", ())
-                  for start in getattr(subprocess_specs.get(name), "bpmn_start_events", ())
+        cached = [(name, start.event_definition) for name, start in _handler_start_specs(scope_spec, subprocess_specs)
                   if isinstance(start.event_definition, _ConditionalEventDefinition)]
         _WATCHED[scope_spec] = cached
     return cached
+
+
+def _handler_start_specs(scope_spec: Any, subprocess_specs: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
+    """(handler name, start event spec) of the event sub-processes drawn in the scope ``scope_spec``."""
+    for name in getattr(scope_spec.start, "trigger_specs", ()):
+        for start in getattr(subprocess_specs.get(name), "bpmn_start_events", ()):
+            yield name, start
 
 
 # Per restored spec (specs are shared and read-only while instances run).
