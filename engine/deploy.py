@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from bpmn.diagnostics import Diagnostic, sort_key
 from bpmn.load import BPMN_NS, Source
 from bpmn.model import Model, read_model
+from bpmn.references import describe_node
 from bpmn.validate import validate
 from engine.clock import Clock
 from engine.sandbox import Sandbox
@@ -124,10 +125,55 @@ def deploy_model(session: Session, clock: Clock, source: Source, *, key: str | N
     diagnostics = sorted(diagnostics + extra, key=sort_key)
     if built.specs is None or any(d.severity == "error" for d in extra):
         return Deployment(None, (), tuple(diagnostics))
-    version = Versions(session, clock).deploy(
+    versions = Versions(session, clock)
+    diagnostics = sorted(diagnostics + _calls_elsewhere(model, versions), key=sort_key)
+    version = versions.deploy(
         key=key or built.processes[0], bpmn=source.data, name=name or _model_name(model, built.processes[0]),
         form_files=dict(form_files or {}), spec=built.specs, deployed_by=deployed_by)
     return Deployment(version, built.processes, tuple(diagnostics))
+
+
+CALL_NOT_DEPLOYED = "exec.call_not_deployed"
+CALL_LINKED = "exec.call_linked"
+CALL_BINDING = "exec.call_binding"
+
+
+def _calls_elsewhere(model: Model, versions: Versions) -> list[Diagnostic]:
+    """What the call activities that call a process of another model will run, as deployed now.
+
+    An instance runs the newest version holding that process when it starts
+    (``Engine._resolve_calls``): say which one that is, or that none is yet.
+    """
+    own = {p.id for p in model.processes}
+    out = []
+    for process in model.processes:
+        for node in process.nodes.values():
+            called = (node.called_element or "").strip()
+            if node.tag != "callActivity" or not called or called in own or "{" in called:
+                continue
+            binding = next((v for k, v in node.attrs.items() if k.rpartition("}")[2] == "calledElementBinding"),
+                           "latest")
+            if binding != "latest":
+                out.append(Diagnostic(
+                    "warning", CALL_BINDING,
+                    f"the {describe_node(node)} asks for the '{binding}' binding of the process {called}; the "
+                    "engine does not honour it and runs the newest deployed version holding the process",
+                    node.id, node.line))
+            holder = versions.holding(called)
+            if holder is None:
+                out.append(Diagnostic(
+                    "warning", CALL_NOT_DEPLOYED,
+                    f"the {describe_node(node)} calls the process {called}, which no deployed version holds: "
+                    "deploy the model that has it before starting instances, or they fail when they reach this step",
+                    node.id, node.line))
+            else:
+                view = versions.get(holder)
+                out.append(Diagnostic(
+                    "info", CALL_LINKED,
+                    f"the {describe_node(node)} calls the process {called} of another model: an instance runs the "
+                    f"newest deployed version holding it when the instance starts (now {view.key} version "
+                    f"{view.number}) and keeps that version", node.id, node.line))
+    return out
 
 
 def _model_name(model: Model, process_id: str) -> str:

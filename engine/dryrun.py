@@ -21,10 +21,11 @@ The result is the ``panjereh.run/1`` document (``contracts/run.schema.json``).
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from bpmn.diagnostics import Diagnostic
 from bpmn.load import Source
 from engine.clock import VirtualClock
 from engine.runtime import Engine, InstanceState
@@ -68,19 +69,32 @@ class Answers:
         return dict(chosen) if isinstance(chosen, Mapping) else {}
 
 
-def run_model(engine: Engine, source: Source, options: RunOptions) -> dict[str, Any]:
-    """Deploy, start and drive one instance of ``source``; the ``panjereh.run/1`` document."""
+def run_model(engine: Engine, source: Source, options: RunOptions, *, called: Sequence[Source] = ()
+              ) -> dict[str, Any]:
+    """Deploy, start and drive one instance of ``source``; the ``panjereh.run/1`` document.
+
+    ``called``: models deployed first, whose processes the call activities of
+    ``source`` may call (a rejected one rejects the run, its file named).
+    """
+    for other in called:
+        deployment = engine.deploy(other)
+        if deployment.rejected:
+            return _rejected(options, [replace(d, message=f"in {other.name}: {d.message}") for d in deployment.errors])
     deployment = engine.deploy(source)
     if deployment.rejected:
-        return {"schema": SCHEMA_ID, "status": "rejected", "instance_id": None, "process_id": options.process_id,
-                "data": {}, "completed": [], "waiting": [], "inquiries": [], "incidents": [],
-                "diagnostics": [d.to_json() for d in deployment.errors]}
+        return _rejected(options, deployment.errors)
     assert deployment.version is not None
     process_id = options.process_id or deployment.processes[0]
     state = engine.start(deployment.version.id, process_id=process_id, data=options.data,
                          business_key=options.business_key, actor=RUN_USER)
     state = drive(engine, state, Answers(options.answers), options)
     return report(engine, state)
+
+
+def _rejected(options: RunOptions, errors: Sequence[Diagnostic]) -> dict[str, Any]:
+    return {"schema": SCHEMA_ID, "status": "rejected", "instance_id": None, "process_id": options.process_id,
+            "data": {}, "completed": [], "waiting": [], "inquiries": [], "incidents": [],
+            "diagnostics": [d.to_json() for d in errors]}
 
 
 def drive(engine: Engine, state: InstanceState, answers: Answers, options: RunOptions) -> InstanceState:

@@ -121,6 +121,17 @@ class ProcessVersion(Base):
     deployed_by: Mapped[str | None] = mapped_column(String(200))
 
 
+class VersionProcess(Base):
+    """A process a deployed version holds: how a call activity finds the newest version of what it calls."""
+
+    __tablename__ = "version_processes"
+    __table_args__ = (Index("ix_version_processes_process_id", "process_id"),)
+
+    version_id: Mapped[str] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+
+
 class Instance(Base):
     """A running (or finished) case; ``lock_version`` guards against lost updates."""
 

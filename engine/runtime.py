@@ -66,7 +66,16 @@ from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
 from engine.models import Incident, InquiryRecordRow, Job
 from engine.sandbox import Sandbox
 from engine.services import ServiceDispatch, ServiceOutcome, ServiceRequest, idempotency_key, store_record
-from engine.spiff import LiveInstance, Snapshot, StepReport, script_functions, spec_process_ids, start_triggers
+from engine.spiff import (
+    CalledVersion,
+    LiveInstance,
+    Snapshot,
+    StepReport,
+    calls_elsewhere,
+    script_functions,
+    spec_process_ids,
+    start_triggers,
+)
 from engine.state_store import load_parts_and_hashes, save_parts
 from engine.subscriptions import EventSubscriptions
 from engine.versions import Versions
@@ -81,6 +90,7 @@ JOB_KINDS = (SERVICE_JOB, TIMER_JOB, MESSAGE_JOB)
 META_PART = "pj"
 STEP_EVENT = "instance.step"
 ACTION_TRIES = 4
+MAX_LINKED_PROCESSES = 100  # processes of other versions one instance may call, transitively
 
 
 # --- values -----------------------------------------------------------------------------------
@@ -209,7 +219,9 @@ class Engine:
             pid = process_id or spec_process_ids(specs)[0]
             row = Instances(s, self.clock).create(version_id=version_id, process_id=pid, business_key=business_key,
                                                   subject=subject, data={}, status="running")
-            live = LiveInstance.start(version_id, specs, pid, data=data, sandbox=self.sandbox, clock=self.clock)
+            links = self._resolve_calls(s, version_id, specs, pid)
+            live = LiveInstance.start(version_id, specs, pid, data=data, sandbox=self.sandbox, clock=self.clock,
+                                      links=links)
             reports = [live.advance()]
             if then is not None and reports[0].failure is None:
                 extra = then(live)
@@ -217,7 +229,10 @@ class Engine:
                     reports.append(extra)
             AuditLog(s, self.clock).record("instance.started", actor=actor, instance_id=row.id,
                                            details={"version_id": version_id, "process_id": pid})
-            return self._settle(s, row, _Cached(row.lock_version, live, {}, _empty_meta()), _merge(reports),
+            meta = _empty_meta()
+            if links:
+                meta["calls"] = {link.process_id: link.version_id for link in links}
+            return self._settle(s, row, _Cached(row.lock_version, live, {}, meta), _merge(reports),
                                 actor=actor, action="start")
 
         if session is not None:
@@ -410,6 +425,7 @@ class Engine:
         parts = dict(delta.parts)
         parts[META_PART] = {"humans": dict(meta["humans"]), "jobs": {k: dict(v) for k, v in meta["jobs"].items()},
                             **({"events": list(meta["events"])} if meta.get("events") else {}),
+                            **({"calls": dict(meta["calls"])} if meta.get("calls") else {}),
                             **({"failure": meta["failure"]} if meta.get("failure") else {})}
         hashes = save_parts(session, row.id, parts, delta.removed, known_hashes=cached.hashes)
         if report.completed or failure_text is not None:
@@ -484,8 +500,9 @@ class Engine:
     def _restore(self, session: Session, row: InstanceView) -> _Cached:
         parts, hashes = load_parts_and_hashes(session, row.id)
         meta = parts.pop(META_PART, None) or _empty_meta()
+        links = [CalledVersion(pid, vid, self._spec_json(session, vid)) for pid, vid in meta.get("calls", {}).items()]
         live = LiveInstance.restore(row.version_id, self._spec_json(session, row.version_id), row.process_id, parts,
-                                    sandbox=self.sandbox, clock=self.clock)
+                                    sandbox=self.sandbox, clock=self.clock, links=links)
         return _Cached(row.lock_version, live, hashes, {**meta, "humans": dict(meta["humans"]),
                                                         "jobs": dict(meta["jobs"])})
 
@@ -505,6 +522,31 @@ class Engine:
         return InstanceState(row.id, row.version_id, row.process_id, status, row.business_key, lock_version,
                              MappingProxyType(cached.live.data), tuple(waiting), refs if status == "waiting" else (),
                              failure)
+
+    def _resolve_calls(self, session: Session, version_id: str, specs: Mapping[str, Any],
+                       process_id: str) -> list[CalledVersion]:
+        """Pin what the call activities of a new instance call outside its version (transitively).
+
+        Each such process resolves to the most recently deployed version
+        holding it, now; the instance keeps that version for its whole life
+        (the ``calls`` of its META part), whatever is deployed later. One that
+        no version holds is left out: the instance fails if it reaches the
+        call, with a message naming the process.
+        """
+        found: dict[str, CalledVersion] = {}
+        todo = [(version_id, specs, process_id)]
+        versions = Versions(session, self.clock)
+        while todo and len(found) < MAX_LINKED_PROCESSES:
+            vid, vspecs, pid = todo.pop()
+            for called in calls_elsewhere(vid, vspecs, pid):
+                if called in found:
+                    continue
+                target = versions.holding(called)
+                if target is None:
+                    continue
+                link = found[called] = CalledVersion(called, target, self._spec_json(session, target))
+                todo.append((target, link.specs, called))
+        return list(found.values())
 
     def _spec_json(self, session: Session, version_id: str) -> Mapping[str, Any]:
         with self._specs_lock:

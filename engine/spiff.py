@@ -174,7 +174,6 @@ from engine.sandbox import Sandbox, ScriptError
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
 RECURSIVE_CALL = "exec.recursive_call"
-CALL_ELSEWHERE = "exec.call_elsewhere"
 # Set in a start event's extensions by the parser: the library keeps no isInterrupting of its own.
 NON_INTERRUPTING = "panjereh:nonInterrupting"
 # Set on the start events of event sub-processes: their condition is watched by the engine (_ScopedEvents.watch).
@@ -345,6 +344,14 @@ class StartTrigger:
     kind: str
     name: str
 
+
+@dataclass(frozen=True)
+class CalledVersion:
+    """A process that a call activity calls from another deployed version, pinned for one instance."""
+
+    process_id: str
+    version_id: str
+    specs: Mapping[str, Any]
 
 
 # =============================================================================================
@@ -525,7 +532,11 @@ class _Parser(SpiffBpmnParser):
 
 
 def _call_problems(root: etree._Element, process_ids: set[str]) -> list[Diagnostic]:
-    """Call activities that call their own process (directly or through others), or a process not in the model."""
+    """Call activities that call their own process, directly or through others.
+
+    One that calls a process of another model is said by ``bpmn.references`` (``call.unknown_process``)
+    and, with what is deployed, by ``engine.deploy``.
+    """
     calls: dict[str, list[etree._Element]] = {proc.get("id", ""): list(proc.iter(f"{{{BPMN_NS}}}callActivity"))
                                               for proc in root.iter(f"{{{BPMN_NS}}}process")}
 
@@ -545,14 +556,7 @@ def _call_problems(root: etree._Element, process_ids: set[str]) -> list[Diagnost
     for pid in sorted(process_ids & calls.keys()):
         for call in calls[pid]:
             called = call.get("calledElement", "")
-            if called and called not in calls:
-                out.append(Diagnostic(
-                    "warning", CALL_ELSEWHERE,
-                    f"the call activity {named(call.get('name'), call.get('id'))} calls the process {called}, "
-                    "which is not in this model: the engine runs the processes of one deployed model only, so an "
-                    f"instance fails when it reaches this step; put {called} in the same file",
-                    call.get("id"), call.sourceline))
-            elif called in calls and reaches(called, pid):
+            if called in calls and reaches(called, pid):
                 out.append(Diagnostic(
                     "warning", RECURSIVE_CALL,
                     f"the call activity {named(call.get('name'), call.get('id'))} calls the process {called}, "
@@ -757,6 +761,11 @@ class _SubWorkflowStart(SubWorkflowTask):
         if data is not None:
             my_task.data = data
         super().start_workflow(my_task)
+
+    def get_missing_subworkflow_error(self, my_task: Task) -> str:
+        who = named(getattr(self, "bpmn_name", None), _element(my_task))
+        return (f"the call activity {who} calls the process '{self.spec}', which neither its model "
+                "nor any version deployed when the instance started holds")
 
 
 class _ServiceTask(SpiffServiceTask):
@@ -1069,34 +1078,93 @@ def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
     converted = _REGISTRY.convert(value)
     return copy_data(converted) if copy_unknown else converted
 
-# Restored specs per (version id, process id), shared by every instance in this process.
-_SPEC_CACHE: OrderedDict[tuple[str, str], tuple[Any, dict[str, Any]]] = OrderedDict()
+# Restored specs per (version id, process id, linked versions), shared by every instance in this process.
+_SPEC_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
 _SPEC_CACHE_SIZE = 128
 _SPEC_LOCK = threading.Lock()
 
 
-def _restored(version_id: str, specs: Mapping[str, Any], process_id: str) -> tuple[Any, dict[str, Any]]:
+def _restored(version_id: str, specs: Mapping[str, Any], process_id: str,
+              links: Iterable[CalledVersion] = ()) -> tuple[Any, dict[str, Any]]:
     """The spec (and sub-process specs) of ``process_id``, restored once per process and cached.
 
     Specs are read-only while instances run, so one restored copy serves
-    every instance of the version in this process.
+    every instance of the version in this process. ``links`` add the
+    processes its call activities call from other deployed versions (and
+    what those run): see :func:`_linked`.
     """
-    key = (version_id, process_id)
+    links = tuple(sorted(links, key=lambda link: link.process_id))
+    key = (version_id, process_id, tuple((link.process_id, link.version_id) for link in links))
     with _SPEC_LOCK:
         hit = _SPEC_CACHE.get(key)
         if hit is not None:
             _SPEC_CACHE.move_to_end(key)
             return hit
-    entry = (specs or {}).get("processes", {}).get(process_id)
-    if entry is None:
-        raise NotFound("process in the deployed version", process_id)
-    restored = (_REGISTRY.restore(copy.deepcopy(entry["spec"])),
-                {name: _REGISTRY.restore(copy.deepcopy(sp)) for name, sp in entry["subprocess_specs"].items()})
+    if links:
+        spec, own = _restored(version_id, specs, process_id)
+        restored = (spec, _linked(own, links))
+    else:
+        restored = _restore_entry(version_id, specs, process_id)
     with _SPEC_LOCK:
         _SPEC_CACHE[key] = restored
         while len(_SPEC_CACHE) > _SPEC_CACHE_SIZE:
             _SPEC_CACHE.popitem(last=False)
     return restored
+
+
+def _restore_entry(version_id: str, specs: Mapping[str, Any], process_id: str) -> tuple[Any, dict[str, Any]]:
+    """Fresh spec objects of ``process_id`` from the stored JSON (never shared until cached)."""
+    entry = (specs or {}).get("processes", {}).get(process_id)
+    if entry is None:
+        raise NotFound(f"process in the deployed version {version_id}", process_id)
+    return (_REGISTRY.restore(copy.deepcopy(entry["spec"])),
+            {name: _REGISTRY.restore(copy.deepcopy(sp)) for name, sp in entry["subprocess_specs"].items()})
+
+
+def _linked(own: Mapping[str, Any], links: Iterable[CalledVersion]) -> dict[str, Any]:
+    """``own`` sub-process specs plus each linked process and the sub-processes it runs.
+
+    The library finds a sub-process's spec by name in one flat map, and the
+    names of embedded sub-processes are element ids that two models may
+    both use (``SubProcess_1``): a linked model's clashing names are renamed
+    ``name@version`` in fresh copies of its specs, references included, so
+    each call runs its own model's sub-processes.
+    """
+    merged = dict(own)
+    for link in links:
+        spec, subs = _restored(link.version_id, link.specs, link.process_id)
+        group = {link.process_id: spec, **subs}
+        clashes = {name for name, sp in group.items() if name in merged and merged[name] is not sp}
+        if link.process_id in clashes:
+            raise InvalidState(f"the process {link.process_id} of version {link.version_id} has the name of "
+                               "another process or sub-process this instance runs")
+        if clashes:
+            spec, subs = _restore_entry(link.version_id, link.specs, link.process_id)
+            group = _renamed({link.process_id: spec, **subs}, {n: f"{n}@{link.version_id}" for n in clashes})
+        merged.update(group)
+    return merged
+
+
+def _renamed(group: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any]:
+    """``group`` (fresh spec objects) with the names in ``renames`` changed everywhere they are used."""
+    for process_spec in group.values():
+        for task_spec in process_spec.task_specs.values():
+            if isinstance(task_spec, SubWorkflowTask) and task_spec.spec in renames:
+                task_spec.spec = renames[task_spec.spec]
+    out = {}
+    for name, process_spec in group.items():
+        if name in renames:
+            process_spec.name = renames[name]  # the state header names a sub-process by its spec's name
+        out[renames.get(name, name)] = process_spec
+    return out
+
+
+def calls_elsewhere(version_id: str, specs: Mapping[str, Any], process_id: str) -> list[str]:
+    """The processes that call activities of ``process_id`` (or of what it runs) call outside its version."""
+    spec, subs = _restored(version_id, specs, process_id)
+    called = {ts.spec for sp in (spec, *subs.values()) for ts in sp.task_specs.values()
+              if isinstance(ts, SubWorkflowTask)}
+    return sorted(name for name in called if name not in subs)
 
 
 class ScriptBpmnError(Exception):
@@ -1418,9 +1486,13 @@ class LiveInstance:
 
     @classmethod
     def start(cls, version_id: str, specs: Mapping[str, Any], process_id: str, *, data: Mapping[str, Any],
-              sandbox: Sandbox, clock: Clock) -> LiveInstance:
-        """A new instance of ``process_id`` with ``data`` as its start data (not yet advanced)."""
-        spec, subprocess_specs = _restored(version_id, specs, process_id)
+              sandbox: Sandbox, clock: Clock, links: Iterable[CalledVersion] = ()) -> LiveInstance:
+        """A new instance of ``process_id`` with ``data`` as its start data (not yet advanced).
+
+        ``links``: the processes its call activities call from other deployed
+        versions (:func:`calls_elsewhere`), as the engine pinned them.
+        """
+        spec, subprocess_specs = _restored(version_id, specs, process_id, links)
         try:
             workflow = _Workflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock))
         # The adapter boundary again: creating a workflow predicts its first tasks, and the library
@@ -1432,12 +1504,12 @@ class LiveInstance:
 
     @classmethod
     def restore(cls, version_id: str, specs: Mapping[str, Any], process_id: str, parts: Mapping[str, Any], *,
-                sandbox: Sandbox, clock: Clock) -> LiveInstance:
-        """The instance whose state parts are ``parts`` (as saved by :meth:`parts`)."""
+                sandbox: Sandbox, clock: Clock, links: Iterable[CalledVersion] = ()) -> LiveInstance:
+        """The instance whose state parts are ``parts`` (as saved by :meth:`parts`), with its start's ``links``."""
         header = parts.get("wf")
         if not isinstance(header, Mapping) or header.get("format") != STATE_FORMAT:
             raise InvalidState(f"the stored state is not {STATE_FORMAT}")
-        spec, subprocess_specs = _restored(version_id, specs, process_id)
+        spec, subprocess_specs = _restored(version_id, specs, process_id, links)
         workflow = _Workflow(spec, subprocess_specs, script_engine=_ScriptEngine(sandbox, clock),
                              deserializing=True)
         by_owner: dict[str | None, list[dict[str, Any]]] = {}

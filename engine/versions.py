@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, func, select, text, update
+from sqlalchemy import CursorResult, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.errors import NotFound
 from engine.fastsql import dialect_name
-from engine.models import ProcessVersion
+from engine.models import ProcessVersion, VersionProcess
+from engine.spiff import spec_process_ids
 from engine.state_store import canonical_json
 
 
@@ -78,6 +79,8 @@ class Versions:
                              deployed_by=deployed_by)
         self._session.add(row)
         self._session.flush()
+        if spec:
+            self._index(row.id, spec)
         return _view(row)
 
     def get(self, version_id: str) -> VersionView:
@@ -130,7 +133,21 @@ class Versions:
         if result.rowcount == 0:
             self._row(version_id)  # NotFound if it does not exist at all
             return False
+        self._index(version_id, spec)
         return True
+
+    def holding(self, process_id: str) -> str | None:
+        """The id of the most recently deployed version that holds the process ``process_id``, if any."""
+        return self._session.scalar(
+            select(VersionProcess.version_id).join(ProcessVersion, ProcessVersion.id == VersionProcess.version_id)
+            .where(VersionProcess.process_id == process_id)
+            .order_by(ProcessVersion.deployed_at.desc(), ProcessVersion.number.desc()).limit(1))
+
+    def _index(self, version_id: str, spec: Mapping[str, Any]) -> None:
+        """Note which processes the version holds (``holding`` looks there)."""
+        rows = [{"version_id": version_id, "process_id": pid} for pid in spec_process_ids(spec)]
+        if rows:
+            self._session.execute(insert(VersionProcess), rows)
 
     def _row(self, version_id: str) -> ProcessVersion:
         row = self._session.get(ProcessVersion, version_id, populate_existing=True)

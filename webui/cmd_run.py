@@ -48,6 +48,8 @@ def register(subparsers: Any) -> None:
     """Add the ``run`` subcommand to the ``panjereh`` parser."""
     p = subparsers.add_parser("run", help="run one instance of a model end to end (a dry run)")
     p.add_argument("file", metavar="FILE.bpmn", help="the model (.bpmn or a .zip bundle with one model)")
+    p.add_argument("--with", dest="called", action="append", default=[], metavar="FILE.bpmn",
+                   help="deploy this model first: the run's call activities may call its processes (repeatable)")
     p.add_argument("--process", default=None, help="the process to start (default: the first runnable one)")
     p.add_argument("--data", default=None, metavar="JSON", help="start data (a JSON object, or @FILE)")
     p.add_argument("--answers", default=None, metavar="JSON",
@@ -102,6 +104,7 @@ def _cmd_run(args: argparse.Namespace, out: Any) -> int:
         return 2
     try:
         sources = load_path(args.file)
+        called = [source for path in args.called for source in load_path(path)]
     except LoadError as exc:
         print(f"panjereh run: {exc}", file=sys.stderr)
         return 1
@@ -130,7 +133,8 @@ def _cmd_run(args: argparse.Namespace, out: Any) -> int:
             services = ServiceDispatch(db, clock, connector=connector, mocks=mocks)
             engine = Engine(db, clock, services=services, policy=RUN_POLICY, max_attempts=RUN_MAX_ATTEMPTS)
             result = run_model(engine, sources[0], RunOptions(
-                process_id=args.process, data=data, answers=answers, threads=args.threads, timeout=args.timeout))
+                process_id=args.process, data=data, answers=answers, threads=args.threads, timeout=args.timeout),
+                called=called)
         except (PanjerehError, EndpointConfigError) as exc:
             print(f"panjereh run: {exc}", file=sys.stderr)
             return 1

@@ -26,7 +26,7 @@ from engine.models import Instance, ProcessVersion
 
 PG_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 TABLES = ("audit_events", "inquiry_records", "incidents", "jobs", "human_tasks", "instance_state_parts",
-          "event_subscriptions", "subscription_backfill", "instances", "process_versions")
+          "event_subscriptions", "subscription_backfill", "instances", "version_processes", "process_versions")
 
 
 def pg_admin_url() -> str:

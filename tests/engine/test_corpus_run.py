@@ -29,7 +29,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from bpmn.load import load_path
+from bpmn.load import BPMN_NS, Source, load_path
 from engine.clock import VirtualClock
 from engine.db import Database
 from engine.dryrun import RunOptions, run_model
@@ -67,7 +67,8 @@ def _run(args: tuple[str, str]) -> tuple[str, str, str]:
                 db.upgrade()
                 clock = VirtualClock()
                 engine = Engine(db, clock, services=ServiceDispatch(db, clock))
-                result = run_model(engine, sources[0], RunOptions(threads=1, timeout=30, max_actions=300))
+                result = run_model(engine, sources[0], RunOptions(threads=1, timeout=30, max_actions=300),
+                                   called=_called_beside(path, sources[0]))
             except PanjerehError as exc:
                 return path, "clear error", str(exc)[:200]
             finally:
@@ -83,6 +84,32 @@ def _run(args: tuple[str, str]) -> tuple[str, str, str]:
         return path, "exception!", traceback.format_exc()[-2000:]
     finally:
         signal.alarm(0)
+
+
+def _called_beside(path: str, source: Source) -> list[Source]:
+    """The models in the same folder that hold processes the call activities of ``source`` call outside it.
+
+    Suites keep a called process in a file of its own next to the caller's,
+    as an analyst would deploy it (``panjereh run --with``).
+    """
+    own = {p.get("id") for p in source.root.iter(f"{{{BPMN_NS}}}process")}
+    wanted = {c.get("calledElement") for c in source.root.iter(f"{{{BPMN_NS}}}callActivity")} - own - {None, ""}
+    found: list[Source] = []
+    for sibling in sorted(Path(path).parent.glob("*.bpmn")):
+        if not wanted:
+            break
+        if str(sibling) == path:
+            continue
+        try:
+            others = load_path(sibling)
+        except PanjerehError:
+            continue
+        for other in others:
+            held = {p.get("id") for p in other.root.iter(f"{{{BPMN_NS}}}process")} & wanted
+            if held:
+                found.append(other)
+                wanted -= held
+    return found
 
 
 def test_every_model_of_the_corpus_runs_or_fails_clearly(shared: Path, capsys: pytest.CaptureFixture[str]) -> None:
