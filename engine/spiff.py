@@ -144,7 +144,7 @@ from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
-from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import SubWorkflowTask
+from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWorkflowTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.bpmn.util.event import EventManager
 from SpiffWorkflow.bpmn.util.subworkflow import BpmnSubWorkflow
@@ -1308,17 +1308,36 @@ class _ScopedEvents(EventManager):
             task.task_spec._update(task)
 
     def watch(self, task: Task) -> None:
-        """After ``task`` ran: start its scope's event sub-processes whose condition has just become true.
+        """After ``task`` ran: fire the conditional events its data has just made true.
 
         BPMN fires a conditional event when its condition *becomes* true: the
-        last value of each condition is kept with the scope (in the state's
-        header), so a non-interrupting handler starts once per change, not
-        after every step while the condition holds.
+        last value of each event sub-process's condition is kept with its
+        scope (in the state's header), so a non-interrupting handler starts
+        once per change, not after every step while the condition holds. An
+        embedded sub-process works on its process's data (BPMN), so the
+        conditions of the scopes around it (a conditional boundary on the
+        sub-process, an event sub-process of the process) see its steps too;
+        a called process has data of its own, and its caller's do not.
         """
         scope = task.workflow
         if scope.completed or isinstance(task.task_spec, EndEvent):  # an ending scope starts nothing new
             return
-        # Conditional events waiting in the same scope (another branch's step may have made them true).
+        top = self.workflow
+        while True:
+            self._watch_scope(scope, task)
+            holder_id = getattr(scope, "parent_task_id", None)
+            if scope is top or holder_id is None:
+                return
+            holder = top.get_task_from_id(holder_id)
+            if holder is None or isinstance(holder.task_spec, CallActivity) or holder.state != TaskState.STARTED:
+                return  # a called process, or a sub-process an event just stopped
+            scope = holder.workflow
+            if scope.completed:
+                return
+
+    def _watch_scope(self, scope: Any, task: Task) -> None:
+        """The conditional events of ``scope`` (waiting ones and its event sub-processes') on ``task``'s data."""
+        # Conditional events waiting in the scope (another branch's step may have made them true).
         for waiting in [t for t in self.tasks.values() if t.workflow is scope and t is not task
                         and t.state == TaskState.WAITING
                         and isinstance(t.task_spec.event_definition, _ConditionalEventDefinition)

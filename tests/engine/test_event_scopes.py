@@ -489,3 +489,58 @@ def test_waiting_conditional_events_fire_when_another_branch_makes_them_true(pai
     live.complete_human(human(live, "pay"), {"paid": paid})
     live = reload(live, specs, store, clock)
     assert waiting(live) == expected  # when paid: the review is interrupted, the shipping goes ahead
+
+
+# A step inside an embedded sub-process changes its process's data (BPMN): the conditions of the scopes
+# around it see it at once. The library, and the engine before, saw it only when the sub-process ended.
+CLOSED = '<bpmn:conditionalEventDefinition><bpmn:condition>closed == True</bpmn:condition></bpmn:conditionalEventDefinition>'
+
+
+def inner_work(holder: str) -> str:
+    """``holder`` (a sub-process, or a call activity of process q) then t_after; a boundary on it: closed."""
+    inside = ('<bpmn:startEvent id="w_start"/><bpmn:userTask id="t_fill"/><bpmn:userTask id="t_work"/>'
+              '<bpmn:endEvent id="w_end"/>' + flows(("w_start", "t_fill"), ("t_fill", "t_work"), ("t_work", "w_end"),
+                                                   prefix="w"))
+    work = (f'<bpmn:subProcess id="work">{inside}</bpmn:subProcess>' if holder == "subProcess"
+            else '<bpmn:callActivity id="work" calledElement="q"/>')
+    body = (f'<bpmn:startEvent id="start"/>{work}<bpmn:boundaryEvent id="b_closed" attachedToRef="work">{CLOSED}'
+            '</bpmn:boundaryEvent><bpmn:userTask id="t_after"/><bpmn:userTask id="t_closed"/>'
+            '<bpmn:endEvent id="end"/><bpmn:endEvent id="end_closed"/>'
+            + flows(("start", "work"), ("work", "t_after"), ("t_after", "end"), ("b_closed", "t_closed"),
+                    ("t_closed", "end_closed")))
+    xml = model('', body)
+    if holder != "subProcess":
+        xml = xml.replace(b"</bpmn:definitions>", f'<bpmn:process id="q">{inside}</bpmn:process>'
+                                                   '</bpmn:definitions>'.encode())
+    return xml.decode()
+
+
+@pytest.mark.parametrize(("holder", "expected"), [("subProcess", ["t_closed"]), ("callActivity", ["t_work"])])
+def test_a_boundary_condition_sees_the_steps_inside_its_sub_process(holder, expected):
+    live, specs, clock = make(inner_work(holder).encode(), data={"closed": False})
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_fill"]
+    live.complete_human(human(live, "t_fill"), {"closed": True})
+    live = reload(live, specs, store, clock)
+    # Embedded: the sub-process stops there. Called: the called process's data is its own (as in BPMN).
+    assert waiting(live) == expected
+
+
+def test_a_process_handler_sees_the_steps_inside_its_sub_processes():
+    body = ('<bpmn:startEvent id="start"/><bpmn:subProcess id="work"><bpmn:startEvent id="w_start"/>'
+            '<bpmn:userTask id="t_fill"/><bpmn:userTask id="t_work"/><bpmn:endEvent id="w_end"/>'
+            + flows(("w_start", "t_fill"), ("t_fill", "t_work"), ("t_work", "w_end"), prefix="w")
+            + '</bpmn:subProcess><bpmn:endEvent id="end"/>' + flows(("start", "work"), ("work", "end"))
+            + conditional("on_stop", "stop == 1", "t_stopped"))
+    live, specs, clock = make(model('', body), data={"stop": 0})
+    live.advance()
+    store = Store()
+    live = reload(live, specs, store, clock)
+    live.complete_human(human(live, "t_fill"), {"stop": 1, "why": "withdrawn"})
+    live = reload(live, specs, store, clock)
+    assert waiting(live) == ["t_stopped"]  # the sub-process was stopped with the rest of the process
+    assert live.task_data(human(live, "t_stopped"))["why"] == "withdrawn"
+    live.complete_human(human(live, "t_stopped"), {})
+    assert live.finished
