@@ -434,7 +434,9 @@ class Engine:
                 **({"failure": failure_text} if failure_text is not None else {})})
         if ended:
             AuditLog(session, self.clock).record(f"instance.{status}", actor=actor, instance_id=row.id)
-        new_version = Instances(session, self.clock).save(row.id, expected_version=row.lock_version, status=status,
+        # The status only when it changed: on SQLite, naming an indexed column rewrites its index entry.
+        new_version = Instances(session, self.clock).save(row.id, expected_version=row.lock_version,
+                                                          status=status if status != row.status else None,
                                                           data=live.data if ended else None)
         entry = _Cached(new_version, live, hashes, meta)
         self._cache.put_after_commit(session, row.id, entry)

@@ -1081,6 +1081,7 @@ def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
 # Restored specs per (version id, process id, linked versions), shared by every instance in this process.
 _SPEC_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
 _SPEC_CACHE_SIZE = 128
+_CALLS_CACHE: OrderedDict[tuple[str, str], tuple[str, ...]] = OrderedDict()
 _SPEC_LOCK = threading.Lock()
 
 
@@ -1161,10 +1162,18 @@ def _renamed(group: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any
 
 def calls_elsewhere(version_id: str, specs: Mapping[str, Any], process_id: str) -> list[str]:
     """The processes that call activities of ``process_id`` (or of what it runs) call outside its version."""
-    spec, subs = _restored(version_id, specs, process_id)
-    called = {ts.spec for sp in (spec, *subs.values()) for ts in sp.task_specs.values()
-              if isinstance(ts, SubWorkflowTask)}
-    return sorted(name for name in called if name not in subs)
+    key = (version_id, process_id)
+    found = _CALLS_CACHE.get(key)  # asked at every start: a version's specs never change
+    if found is None:
+        spec, subs = _restored(version_id, specs, process_id)
+        called = {ts.spec for sp in (spec, *subs.values()) for ts in sp.task_specs.values()
+                  if isinstance(ts, SubWorkflowTask)}
+        found = tuple(sorted(name for name in called if name not in subs))
+        with _SPEC_LOCK:
+            _CALLS_CACHE[key] = found
+            while len(_CALLS_CACHE) > _SPEC_CACHE_SIZE:
+                _CALLS_CACHE.popitem(last=False)
+    return list(found)
 
 
 class ScriptBpmnError(Exception):
