@@ -35,7 +35,8 @@ over if the model has one (the fallback path), else an incident is opened.
 
 What the engine keeps per instance besides the workflow parts: a ``pj`` part
 mapping waiting task keys to their inbox row or job, so settling needs no
-query. The ``completed`` history lives in the audit trail (one
+query, and the versions pinned at its start for the processes its call
+activities call in other models (``calls``). The ``completed`` history lives in the audit trail (one
 ``instance.step`` event per action), since pruning drops it from the tree.
 """
 
