@@ -241,6 +241,11 @@ def _boundaries(model: Model, index: ElementIndex) -> list[Diagnostic]:
     return found
 
 
+def is_dynamic_call(called: str) -> bool:
+    """Whether a ``calledElement`` is an expression (``${...}``, ``#{...}``) that picks the process at run time."""
+    return "${" in called or "#{" in called
+
+
 def _calls(model: Model, index: ElementIndex) -> list[Diagnostic]:
     found = []
     for process in model.processes:
@@ -254,7 +259,7 @@ def _calls(model: Model, index: ElementIndex) -> list[Diagnostic]:
                     exec_severity(process.is_executable), "call.no_called_element",
                     f"the {who} does not say which process it calls (no calledElement); "
                     "set it to the id of the process to run", node.id, node.line))
-            elif "${" in called or "#{" in called:
+            elif is_dynamic_call(called):
                 found.append(Diagnostic(
                     "warning", "call.dynamic_target",
                     f"the {who} chooses the process to call at run time ({called}); "

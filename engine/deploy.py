@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bpmn.diagnostics import Diagnostic, sort_key
 from bpmn.load import BPMN_NS, Source
 from bpmn.model import Model, read_model
-from bpmn.references import describe_node
+from bpmn.references import describe_node, is_dynamic_call
 from bpmn.validate import validate
 from engine.clock import Clock
 from engine.sandbox import Sandbox
@@ -149,7 +149,7 @@ def _calls_elsewhere(model: Model, versions: Versions) -> list[Diagnostic]:
     for process in model.processes:
         for node in process.nodes.values():
             called = (node.called_element or "").strip()
-            if node.tag != "callActivity" or not called or called in own or "{" in called:
+            if node.tag != "callActivity" or not called or called in own or is_dynamic_call(called):
                 continue
             binding = next((v for k, v in node.attrs.items() if k.rpartition("}")[2] == "calledElementBinding"),
                            "latest")

@@ -1163,7 +1163,8 @@ def _renamed(group: dict[str, Any], renames: Mapping[str, str]) -> dict[str, Any
 def calls_elsewhere(version_id: str, specs: Mapping[str, Any], process_id: str) -> list[str]:
     """The processes that call activities of ``process_id`` (or of what it runs) call outside its version."""
     key = (version_id, process_id)
-    found = _CALLS_CACHE.get(key)  # asked at every start: a version's specs never change
+    with _SPEC_LOCK:
+        found = _CALLS_CACHE.get(key)  # asked at every start: a version's specs never change
     if found is None:
         spec, subs = _restored(version_id, specs, process_id)
         called = {ts.spec for sp in (spec, *subs.values()) for ts in sp.task_specs.values()
@@ -1328,21 +1329,14 @@ class _ScopedEvents(EventManager):
         sub-process, an event sub-process of the process) see its steps too;
         a called process has data of its own, and its caller's do not.
         """
-        scope = task.workflow
-        if scope.completed or isinstance(task.task_spec, EndEvent):  # an ending scope starts nothing new
+        if task.workflow.completed or isinstance(task.task_spec, EndEvent):  # an ending scope starts nothing new
             return
-        top = self.workflow
-        while True:
-            self._watch_scope(scope, task)
-            holder_id = getattr(scope, "parent_task_id", None)
-            if scope is top or holder_id is None:
-                return
-            holder = top.get_task_from_id(holder_id)
-            if holder is None or isinstance(holder.task_spec, CallActivity) or holder.state != TaskState.STARTED:
+        self._watch_scope(task.workflow, task)
+        for holder in self._holders(task.workflow):
+            if (isinstance(holder.task_spec, CallActivity) or holder.state != TaskState.STARTED
+                    or holder.workflow.completed):
                 return  # a called process, or a sub-process an event just stopped
-            scope = holder.workflow
-            if scope.completed:
-                return
+            self._watch_scope(holder.workflow, task)
 
     def _watch_scope(self, scope: Any, task: Task) -> None:
         """The conditional events of ``scope`` (waiting ones and its event sub-processes') on ``task``'s data."""
@@ -1376,18 +1370,24 @@ class _ScopedEvents(EventManager):
         events ready in the workflow above it: a boundary that fired as the
         sub-process began (a condition already true) let its first steps run.
         """
-        top = self.workflow
-        scope = task.workflow
-        while scope is not top and getattr(scope, "parent_task_id", None) is not None:
-            holder = top.get_task_from_id(scope.parent_task_id)
+        for holder in self._holders(task.workflow):
             fired = [t for t in (holder.parent.children if holder.parent is not None else ())
                      if isinstance(t.task_spec, BoundaryEvent) and t.task_spec.cancel_activity
                      and t.state == TaskState.READY]
             if fired:
                 self._stop_interrupted(fired)
                 return task.state != TaskState.READY  # still ready: not a scope this can stop; let it run
-            scope = holder.workflow
         return False
+
+    def _holders(self, scope: Any) -> Iterator[Task]:
+        """The task holding ``scope`` (a sub-process), then the one holding that task's scope, up to the top."""
+        top = self.workflow
+        while scope is not top and getattr(scope, "parent_task_id", None) is not None:
+            holder = top.get_task_from_id(scope.parent_task_id)
+            if holder is None:
+                return
+            yield holder
+            scope = holder.workflow
 
     def _stop_interrupted(self, catchers: list[Task]) -> None:
         """Stop the sub-processes an interrupting boundary event among ``catchers`` is about to cancel.

@@ -75,11 +75,16 @@ def waiting(live: LiveInstance) -> list[str]:
     return sorted(h.element_id for h in live.snapshot().humans)
 
 
-def at_review(data: dict[str, Any] | None = None) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
-    live, specs, clock = make(CASE, data=data or {})
+def started(xml: bytes, data: dict[str, Any] | None = None) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
+    """An instance of ``xml`` advanced to its first waits, saved and reloaded (and its store)."""
+    live, specs, clock = make(xml, data=data or {})
     live.advance()
     store = Store()
-    live = reload(live, specs, store, clock)
+    return reload(live, specs, store, clock), specs, clock, store
+
+
+def at_review(data: dict[str, Any] | None = None) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
+    live, specs, clock, store = started(CASE, data)
     live.complete_human(human(live, "t_register"), {})
     return reload(live, specs, store, clock), specs, clock, store
 
@@ -241,10 +246,7 @@ TOP = model(
 
 
 def test_an_interrupting_handler_at_the_top_ends_the_case_when_it_is_done():
-    live, specs, clock = make(TOP)
-    live.advance()
-    store = Store()
-    live = reload(live, specs, store, clock)
+    live, specs, clock, store = started(TOP)
     assert waiting(live) == ["t_check"]
     assert [(e.kind, e.name, e.handler) for e in live.snapshot().events] == [("signal", "withdrawn", True)]
     live.deliver("signal", "withdrawn")
@@ -346,10 +348,7 @@ WATCHED = model(
 
 
 def watched(data: dict[str, Any]) -> tuple[LiveInstance, dict[str, Any], Any, Store]:
-    live, specs, clock = make(WATCHED, data=data)
-    live.advance()
-    store = Store()
-    return reload(live, specs, store, clock), specs, clock, store
+    return started(WATCHED, data)
 
 
 def test_a_condition_that_becomes_true_starts_its_interrupting_handler():
@@ -385,6 +384,7 @@ def test_a_condition_that_cannot_be_evaluated_yet_is_not_true():
 
 # An interrupting conditional boundary on a sub-process, already true when it begins: the library ran
 # the sub-process's first steps before the boundary (an automatic step here) and then interrupted it.
+CLOSED = '<bpmn:conditionalEventDefinition><bpmn:condition>closed == True</bpmn:condition></bpmn:conditionalEventDefinition>'
 BOUNDARY = model(
     '',
     '<bpmn:startEvent id="start"/>'
@@ -393,8 +393,7 @@ BOUNDARY = model(
     '<bpmn:userTask id="t_work"/><bpmn:endEvent id="w_end"/>'
     + flows(("w_start", "w_step"), ("w_step", "t_work"), ("t_work", "w_end"), prefix="w")
     + '</bpmn:subProcess>'
-    '<bpmn:boundaryEvent id="b_closed" attachedToRef="work"><bpmn:conditionalEventDefinition>'
-    '<bpmn:condition>closed == True</bpmn:condition></bpmn:conditionalEventDefinition></bpmn:boundaryEvent>'
+    f'<bpmn:boundaryEvent id="b_closed" attachedToRef="work">{CLOSED}</bpmn:boundaryEvent>'
     '<bpmn:userTask id="t_closed"/><bpmn:endEvent id="end"/><bpmn:endEvent id="end_closed"/>'
     + flows(("start", "work"), ("work", "end"), ("b_closed", "t_closed"), ("t_closed", "end_closed")))
 
@@ -441,10 +440,7 @@ TOP_WATCHED = model(
 
 
 def test_a_top_level_handler_begins_with_the_data_that_made_its_condition_true():
-    live, specs, clock = make(TOP_WATCHED, data={"stop": 0, "note": 0})
-    live.advance()
-    store = Store()
-    live = reload(live, specs, store, clock)
+    live, specs, clock, store = started(TOP_WATCHED, {"stop": 0, "note": 0})
     live.complete_human(human(live, "t_a"), {"note": 1, "reason": "late"})
     live = reload(live, specs, store, clock)
     assert waiting(live) == ["t_b", "t_note"]
@@ -481,10 +477,7 @@ BRANCHES = model(
 
 @pytest.mark.parametrize(("paid", "expected"), [(True, ["t_refund", "t_ship"]), (False, ["review"])])
 def test_waiting_conditional_events_fire_when_another_branch_makes_them_true(paid, expected):
-    live, specs, clock = make(BRANCHES, data={"paid": False})
-    live.advance()
-    store = Store()
-    live = reload(live, specs, store, clock)
+    live, specs, clock, store = started(BRANCHES, {"paid": False})
     assert waiting(live) == ["pay", "review"]
     live.complete_human(human(live, "pay"), {"paid": paid})
     live = reload(live, specs, store, clock)
@@ -493,7 +486,6 @@ def test_waiting_conditional_events_fire_when_another_branch_makes_them_true(pai
 
 # A step inside an embedded sub-process changes its process's data (BPMN): the conditions of the scopes
 # around it see it at once. The library, and the engine before, saw it only when the sub-process ended.
-CLOSED = '<bpmn:conditionalEventDefinition><bpmn:condition>closed == True</bpmn:condition></bpmn:conditionalEventDefinition>'
 
 
 def inner_work(holder: str) -> str:
@@ -517,10 +509,7 @@ def inner_work(holder: str) -> str:
 
 @pytest.mark.parametrize(("holder", "expected"), [("subProcess", ["t_closed"]), ("callActivity", ["t_work"])])
 def test_a_boundary_condition_sees_the_steps_inside_its_sub_process(holder, expected):
-    live, specs, clock = make(inner_work(holder).encode(), data={"closed": False})
-    live.advance()
-    store = Store()
-    live = reload(live, specs, store, clock)
+    live, specs, clock, store = started(inner_work(holder).encode(), {"closed": False})
     assert waiting(live) == ["t_fill"]
     live.complete_human(human(live, "t_fill"), {"closed": True})
     live = reload(live, specs, store, clock)
@@ -534,10 +523,7 @@ def test_a_process_handler_sees_the_steps_inside_its_sub_processes():
             + flows(("w_start", "t_fill"), ("t_fill", "t_work"), ("t_work", "w_end"), prefix="w")
             + '</bpmn:subProcess><bpmn:endEvent id="end"/>' + flows(("start", "work"), ("work", "end"))
             + conditional("on_stop", "stop == 1", "t_stopped"))
-    live, specs, clock = make(model('', body), data={"stop": 0})
-    live.advance()
-    store = Store()
-    live = reload(live, specs, store, clock)
+    live, specs, clock, store = started(model('', body), {"stop": 0})
     live.complete_human(human(live, "t_fill"), {"stop": 1, "why": "withdrawn"})
     live = reload(live, specs, store, clock)
     assert waiting(live) == ["t_stopped"]  # the sub-process was stopped with the rest of the process
