@@ -8,7 +8,9 @@ ratios, each measured in this run:
 * ``durable_vs_memory`` — instances per second of a 10-step reference process
   (4 user tasks, 3 inquiries against the simulator with zero latency, one
   gateway), every step durable on SQLite (start, each task, each inquiry
-  job's lease, call, inquiry record and resume committed), divided by plain
+  job's lease, call, inquiry record and resume committed; the lease is
+  committed with the action that creates the job and handed to the
+  in-process worker, as the embedded worker pool gets it), divided by plain
   SpiffWorkflow running the same model in memory (its service tasks calling
   the same simulator through the same connector). Target >= 0.5.
 * ``loop_step_1000_vs_10`` — durable cost of one step at loop iteration 1,000
@@ -238,6 +240,8 @@ class DurableRun:
         assert version is not None
         self.version_id = version.id
         self.worker = Worker(db, self.engine.clock, self.engine.job_handlers(), batch=10, poll_interval=0.01)
+        # As the embedded worker pool: the service jobs an action creates are leased to this worker at once.
+        self.engine.hand_jobs_to(self.worker.handoff)
 
     def rate(self, n: int) -> float:
         """Instances per second over ``n`` instances run one after the other."""

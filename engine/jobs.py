@@ -28,6 +28,7 @@ otherwise an incident is opened (``engine.incidents``).
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -124,6 +125,10 @@ class FailOutcome:
 # Called in the failing transaction when a job dies; True = routed to a BPMN error boundary.
 Escalation = Callable[[Session, Lease, str], bool]
 
+# The jitter of retries when the caller gives no generator: one for the process (a Random seeds itself
+# from the OS when made, and a queue is made for every action).
+_RNG = random.Random()
+
 _LEASE_COLUMNS = tuple(Job.__table__.c[name] for name in (
     "id", "kind", "attempts", "max_attempts", "idempotency_key", "instance_id", "element_id", "task_key", "payload"))
 
@@ -208,7 +213,7 @@ class JobQueue:
         self._session = session
         self._clock = clock
         self._policy = policy or RetryPolicy()
-        self._rng = rng or random.Random()
+        self._rng = rng or _RNG
         self._dialect = dialect_name(session)
         if self._dialect not in ("postgresql", "sqlite"):
             raise ValueError(f"the job queue supports PostgreSQL and SQLite, not {self._dialect}")
@@ -223,6 +228,24 @@ class JobQueue:
         A second enqueue with the same key is a no-op even if its payload
         differs: the key names the piece of work, the first request wins.
         """
+        return self._enqueue(kind, idempotency_key, payload, instance_id, element_id, task_key, due_at,
+                             max_attempts, None, DEFAULT_LEASE)[0]
+
+    def enqueue_leased(self, kind: str, *, worker_id: str, lease: timedelta = DEFAULT_LEASE, idempotency_key: str,
+                       payload: Mapping[str, Any] | None = None, instance_id: str | None = None,
+                       element_id: str | None = None, task_key: str | None = None,
+                       max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> tuple[str, Lease | None]:
+        """Add a job due now, already leased to ``worker_id`` (its first attempt); see ``engine.handoff``.
+
+        Returns the job's id and the lease; the lease is None when a job
+        with ``idempotency_key`` existed already (that job is left as it is).
+        """
+        return self._enqueue(kind, idempotency_key, payload, instance_id, element_id, task_key, None,
+                             max_attempts, worker_id, lease)
+
+    def _enqueue(self, kind: str, idempotency_key: str, payload: Mapping[str, Any] | None, instance_id: str | None,
+                 element_id: str | None, task_key: str | None, due_at: datetime | None, max_attempts: int,
+                 worker_id: str | None, lease: timedelta) -> tuple[str, Lease | None]:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         now = self._clock.now()
@@ -232,14 +255,24 @@ class JobQueue:
             "due_at": require_aware(due_at, "due_at") if due_at else now, "attempts": 0,
             "max_attempts": max_attempts, "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
         }
+        if worker_id is not None:  # as acquire() would lease it: running, one attempt counted
+            values.update(status="running", attempts=1, lease_owner=worker_id, lease_token=new_id(),
+                          lease_expires_at=now + lease)
         # ON CONFLICT DO NOTHING: two concurrent enqueues with one key never both insert.
         inserted = execute(self._session, _INSERTS[self._dialect], values).scalar_one_or_none()
-        if inserted is not None:
-            return str(inserted)
-        existing = self._existing_id(idempotency_key)
-        if existing is None:  # cannot happen: the conflict was on this key
-            raise InvalidState(f"job with idempotency key {idempotency_key!r} vanished while enqueuing")
-        return existing
+        if inserted is None:
+            existing = self._existing_id(idempotency_key)
+            if existing is None:  # cannot happen: the conflict was on this key
+                raise InvalidState(f"job with idempotency key {idempotency_key!r} vanished while enqueuing")
+            return existing, None
+        if worker_id is None:
+            return str(inserted), None
+        return str(inserted), Lease(
+            job_id=str(inserted), kind=kind, token=values["lease_token"], worker_id=worker_id,
+            expires_at=values["lease_expires_at"], attempt=1, max_attempts=max_attempts,
+            idempotency_key=idempotency_key, instance_id=instance_id, element_id=element_id, task_key=task_key,
+            # As a worker reading the row would see it (tuples become lists...).
+            payload=json.loads(json.dumps(values["payload"])))
 
     def _existing_id(self, idempotency_key: str) -> str | None:
         return execute(self._session, _BY_KEY, {"b_key": idempotency_key}).scalar()

@@ -60,6 +60,7 @@ from engine.clock import Clock
 from engine.db import Database, after_commit
 from engine.deploy import Deployment, deploy_model
 from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
+from engine.handoff import Handoff
 from engine.inbox import HumanTasks, TaskView
 from engine.incidents import Incidents, IncidentView
 from engine.instances import Instances, InstanceView
@@ -195,6 +196,7 @@ class Engine:
         self._specs: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._specs_lock = threading.Lock()
         self._error_codes: dict[str, str | None] = {}
+        self._handoff: Handoff | None = None
 
     # --- deploying ------------------------------------------------------------------------------
 
@@ -353,9 +355,18 @@ class Engine:
         return {SERVICE_JOB: _ServiceJob(self), TIMER_JOB: _TimerJob(self), MESSAGE_JOB: _MessageJob(self)}
 
     def worker_pool(self, *, threads: int = 2, **options: Any) -> WorkerPool:
-        """Worker threads in this process (the embedded default)."""
+        """Worker threads in this process (the embedded default); the jobs actions create are handed to them."""
         options.setdefault("policy", self.policy)
-        return WorkerPool(self.db, self.clock, self.job_handlers(), threads=threads, **options)
+        pool = WorkerPool(self.db, self.clock, self.job_handlers(), threads=threads, **options)
+        self.hand_jobs_to(pool.handoff)
+        return pool
+
+    def hand_jobs_to(self, handoff: Handoff | None) -> None:
+        """Lease the service jobs actions create to these in-process workers at once (see ``engine.handoff``).
+
+        None stops handing jobs over: they wait in the queue for a poll.
+        """
+        self._handoff = handoff
 
     def job_outlook(self, instance_ids: Sequence[str] | None = None) -> tuple[int, datetime | None]:
         """How many jobs are due or running now, and when the next later one is due."""
@@ -480,12 +491,21 @@ class Engine:
                 if job["id"] != done_job:  # the job this action completed is done, not cancelled
                     queue.cancel(job["id"])
                 del meta["jobs"][key]
+        handoff = self._handoff
         for key, want in wanted.items():
             if key in meta["jobs"]:
                 continue
-            job_id = queue.enqueue(want["kind"], idempotency_key=want["key"], payload=want["payload"],
-                                   instance_id=row.id, element_id=want["element"], task_key=key,
-                                   due_at=want["due"], max_attempts=want["attempts"])
+            if want["due"] is None and handoff is not None and handoff.accepts():
+                job_id, lease = queue.enqueue_leased(
+                    want["kind"], worker_id=handoff.worker_id, lease=handoff.lease, idempotency_key=want["key"],
+                    payload=want["payload"], instance_id=row.id, element_id=want["element"], task_key=key,
+                    max_attempts=want["attempts"])
+                if lease is not None:
+                    handoff.offer_after_commit(session, lease)
+            else:
+                job_id = queue.enqueue(want["kind"], idempotency_key=want["key"], payload=want["payload"],
+                                       instance_id=row.id, element_id=want["element"], task_key=key,
+                                       due_at=want["due"], max_attempts=want["attempts"])
             meta["jobs"][key] = {"id": job_id, "kind": want["kind"], "key": want["key"]}
 
     def _settle_events(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any],

@@ -13,7 +13,9 @@ One job goes through short transactions, never one long one:
 A working worker (``run``, ``drain``) chains: step 3's transaction also
 leases the next due job, which is step 1 of that job, so a busy worker
 spends one transaction per job, and a process's chain of service tasks runs
-back to back without waiting for a poll.
+back to back without waiting for a poll. Workers in the engine's own process
+skip step 1 altogether for the jobs an action hands them already leased
+(``engine.handoff``), and wake as soon as one is handed over.
 
 If the worker dies between 1 and 3, the lease expires and another worker runs
 the job again; the token check makes a late completion fail with
@@ -46,10 +48,12 @@ from sqlalchemy.orm import Session
 from engine.clock import Clock
 from engine.db import Database
 from engine.errors import ConcurrencyError, JobFailed, LeaseLost
+from engine.handoff import Handoff
 from engine.jobs import DEFAULT_LEASE, JobQueue, Lease, RetryPolicy
 
 log = logging.getLogger(__name__)
 
+HANDOFF_CAPACITY = 4  # handed-over jobs waiting per worker thread: a few, so none waits until its lease expires
 RESUME_TRIES = 3  # a lost race with a clerk on the same instance is retried this often before the job is
 
 
@@ -105,7 +109,7 @@ class Worker:
     def __init__(self, db: Database, clock: Clock, handlers: Mapping[str, JobHandler], *,
                  worker_id: str | None = None, lease: timedelta = DEFAULT_LEASE, batch: int = 1,
                  poll_interval: float = 1.0, policy: RetryPolicy | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, handoff: Handoff | None = None) -> None:
         if not handlers:
             raise ValueError("a worker needs at least one job handler")
         self.db = db
@@ -117,6 +121,9 @@ class Worker:
         self.poll_interval = poll_interval
         self._policy = policy
         self._rng = rng or random.Random()
+        # Jobs the engine leased to this worker when it created them (``Engine.hand_jobs_to``).
+        self.handoff = handoff if handoff is not None else Handoff(self.worker_id, capacity=HANDOFF_CAPACITY,
+                                                                   lease=lease)
         self._kinds = sorted(self.handlers)
         self.saw_empty = False  # the last round ended on a completing transaction that found no job due
 
@@ -130,9 +137,11 @@ class Worker:
         that completes a job also leases the next one (one transaction per
         job instead of two; a chain of service tasks runs back to back).
         """
-        with self.db.session_scope() as session:
-            pending = self._queue(session).acquire(self.worker_id, lease=self.lease, kinds=self._kinds,
-                                                   limit=self.batch)
+        pending = self._handed(self.batch)
+        if not pending:
+            with self.db.session_scope() as session:
+                pending = self._queue(session).acquire(self.worker_id, lease=self.lease, kinds=self._kinds,
+                                                       limit=self.batch)
         taken = 0
         self.saw_empty = False
         while pending:
@@ -143,15 +152,25 @@ class Worker:
             taken += 1
             following = self.process(lease, chain=chain)
             pending.extend(following or ())
+            if len(pending) < self.batch:
+                pending.extend(self._handed(self.batch - len(pending)))
             # The completing transaction found nothing more to lease: the queue was empty then.
             self.saw_empty = chain and not pending and following == []
         return taken
+
+    def _handed(self, limit: int) -> list[Lease]:
+        """Leases handed over that this worker can run (another kind goes back to the queue)."""
+        leases = self.handoff.take(limit)
+        foreign = [lease for lease in leases if lease.kind not in self.handlers]
+        if foreign:
+            self._release(foreign)
+        return [lease for lease in leases if lease.kind in self.handlers]
 
     def run(self, stop: threading.Event) -> None:
         """Work until ``stop`` is set, waiting ``poll_interval`` seconds whenever the queue is empty."""
         while not stop.is_set():
             if self._guarded_round(stop) == 0:
-                stop.wait(self.poll_interval)
+                self.handoff.wait(self.poll_interval)  # a job handed over wakes it at once
 
     def drain(self, stop: threading.Event) -> int:
         """Work until no job is due (or ``stop`` is set); return how many jobs were taken."""
@@ -211,8 +230,8 @@ class Worker:
                     queue = self._queue(session)
                     queue.complete(lease)
                     handler.resume(session, lease, result)
-                    if not chain:
-                        return None
+                    if not chain or self.handoff.offered_in(session):
+                        return None  # the next job (if any) comes leased, by hand-off: no need to look
                     return queue.acquire(self.worker_id, lease=self.lease, kinds=self._kinds, limit=1)
             except LeaseLost as exc:
                 log.warning("%s; its result is dropped", exc)
@@ -259,8 +278,10 @@ class WorkerPool:
         if threads < 1:
             raise ValueError("a worker pool needs at least one thread")
         self.stop_event = threading.Event()
-        self.workers = [Worker(db, clock, handlers, worker_id=default_worker_id(i), **worker_options)
-                        for i in range(threads)]
+        self.handoff = Handoff(f"{socket.gethostname()}:{os.getpid()}:pool", capacity=HANDOFF_CAPACITY * threads,
+                               lease=worker_options.get("lease", DEFAULT_LEASE))
+        self.workers = [Worker(db, clock, handlers, worker_id=default_worker_id(i), handoff=self.handoff,
+                               **worker_options) for i in range(threads)]
         self._drain = drain
         self._threads: list[threading.Thread] = []
 
@@ -276,9 +297,20 @@ class WorkerPool:
             self._threads.append(thread)
 
     def stop(self, timeout: float | None = 60.0) -> bool:
-        """Ask every worker to stop after its current job and wait; True if all stopped in time."""
+        """Ask every worker to stop after its current job and wait; True if all stopped in time.
+
+        Jobs handed over that no worker started go back to the queue.
+        """
         self.stop_event.set()
-        return self.join(timeout)
+        self.handoff.wake()
+        stopped = self.join(timeout)
+        left = self.handoff.close()
+        if left:
+            try:
+                self.workers[0]._release(left)
+            except DBAPIError as exc:  # their leases expire instead; another worker takes them then
+                log.warning("could not give back %d handed-over jobs: %s", len(left), exc.orig)
+        return stopped
 
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the threads to end (a draining pool ends by itself); True if all ended."""
@@ -317,6 +349,7 @@ def run_process(db: Database, clock: Clock, handlers: Mapping[str, JobHandler], 
     def _stop(signum: int, _frame: FrameType | None) -> None:
         log.info("signal %s: stopping after the jobs in hand", signum)
         pool.stop_event.set()
+        pool.handoff.wake()
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
