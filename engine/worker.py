@@ -54,6 +54,7 @@ from engine.jobs import DEFAULT_LEASE, JobQueue, Lease, RetryPolicy
 log = logging.getLogger(__name__)
 
 HANDOFF_CAPACITY = 4  # handed-over jobs waiting per worker thread: a few, so none waits until its lease expires
+HANDOFF_RUN = 8  # jobs a worker takes by hand-off in a row before it looks at the queue again (fairness)
 RESUME_TRIES = 3  # a lost race with a clerk on the same instance is retried this often before the job is
 
 
@@ -125,6 +126,7 @@ class Worker:
         self.handoff = handoff if handoff is not None else Handoff(self.worker_id, capacity=HANDOFF_CAPACITY,
                                                                    lease=lease)
         self._kinds = sorted(self.handlers)
+        self._handed_in_a_row = 0
         self.saw_empty = False  # the last round ended on a completing transaction that found no job due
 
     def _queue(self, session: Session) -> JobQueue:
@@ -230,8 +232,14 @@ class Worker:
                     queue = self._queue(session)
                     queue.complete(lease)
                     handler.resume(session, lease, result)
-                    if not chain or self.handoff.offered_in(session):
-                        return None  # the next job (if any) comes leased, by hand-off: no need to look
+                    if not chain:
+                        return None
+                    if self.handoff.offered_in(session) and self._handed_in_a_row < HANDOFF_RUN:
+                        # The next job comes leased, by hand-off: no need to look. But a chain of
+                        # service tasks must not keep the jobs waiting in the queue from their turn.
+                        self._handed_in_a_row += 1
+                        return None
+                    self._handed_in_a_row = 0
                     return queue.acquire(self.worker_id, lease=self.lease, kinds=self._kinds, limit=1)
             except LeaseLost as exc:
                 log.warning("%s; its result is dropped", exc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
+from bpmn.load import load_bytes
 from engine.jobs import JobQueue
 from engine.models import Job
 from engine.worker import Worker
@@ -147,3 +149,40 @@ def test_a_waiting_pool_worker_wakes_when_a_job_is_handed_over(db, clock):
             assert time.monotonic() < deadline, "the handed-over job was not run"
             time.sleep(0.01)
     assert pool.join(timeout=0)
+
+
+def _service_chain(n: int) -> bytes:
+    ns = ('xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" '
+          'xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core"')
+    nodes = ['<bpmn:startEvent id="start"/>', '<bpmn:endEvent id="end"/>']
+    chain = ["start"] + [f"s{i}" for i in range(n)] + ["end"]
+    nodes += [f'<bpmn:serviceTask id="s{i}"><bpmn:extensionElements><spiffworkflow:serviceTaskOperator '
+              f'id="gsb/echo" resultVariable="r{i}"/></bpmn:extensionElements></bpmn:serviceTask>' for i in range(n)]
+    flows = [f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
+             for i, (a, b) in enumerate(itertools.pairwise(chain))]
+    return (f'<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions {ns} id="d" targetNamespace="t">'
+            f'<bpmn:process id="chain" isExecutable="true">{"".join(nodes + flows)}</bpmn:process>'
+            '</bpmn:definitions>').encode()
+
+
+def test_a_chain_of_handed_jobs_does_not_keep_queued_jobs_from_their_turn(db, clock):
+    engine = make_engine(db, clock, mocks={"gsb/echo": {"ok": True}})
+    deployment = engine.deploy(load_bytes(_service_chain(30), "chain.bpmn"))
+    assert deployment.version is not None, deployment.errors
+    queued = engine.start(deployment.version.id)  # before any hand-off: its first job waits in the queue
+    worker = Worker(db, clock, engine.job_handlers(), worker_id="w1")
+    engine.hand_jobs_to(worker.handoff)
+    chained = engine.start(deployment.version.id)
+    ran: list[str] = []
+    handler = worker.handlers["service"]
+    original = handler.run
+
+    def run(lease):
+        ran.append(lease.instance_id)
+        return original(lease)
+
+    handler.run = run  # type: ignore[method-assign]
+    worker.drain(threading.Event())
+    assert engine.state(queued.id).status == engine.state(chained.id).status == "completed"
+    # The queued instance's first job ran before the other instance's chain of 30 was over.
+    assert ran.index(queued.id) < len(ran) - ran[::-1].index(chained.id) - 1 - 20, ran
