@@ -316,8 +316,8 @@ class WorkerPool:
         if left:
             try:
                 self.workers[0]._release(left)
-            except DBAPIError as exc:  # their leases expire instead; another worker takes them then
-                log.warning("could not give back %d handed-over jobs: %s", len(left), exc.orig)
+            except (DBAPIError, ConcurrencyError) as exc:  # their leases expire instead; another worker takes them
+                log.warning("could not give back %d handed-over jobs: %s", len(left), exc)
         return stopped
 
     def join(self, timeout: float | None = None) -> bool:
