@@ -4,7 +4,7 @@ Without a hand-off, a service task an action creates waits in ``jobs`` until
 a worker's next poll, which then spends a transaction leasing it. When the
 engine runs its workers in the same process (the embedded default,
 ``panjereh run``), the action can do better: it inserts the job already
-leased to those workers (``JobQueue.enqueue(..., lease_to=...)``) and, once
+leased to those workers (``JobQueue.enqueue_leased``) and, once
 its transaction has committed, puts the lease in this in-memory queue. A
 waiting worker wakes at once and runs the job without a lease transaction.
 
@@ -13,7 +13,8 @@ lease, in the action's transaction. If the process dies before a worker ran
 the job, the lease expires and any worker takes the job again, as after any
 worker crash. A transaction that rolls back offers nothing. The queue is
 bounded (``capacity``): a job that finds it full is enqueued ``ready`` for
-the next poll, so a lease never waits in memory long enough to expire.
+the next poll: a few leases wait in memory, not so many that one would
+expire there.
 """
 
 from __future__ import annotations

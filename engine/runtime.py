@@ -495,17 +495,15 @@ class Engine:
         for key, want in wanted.items():
             if key in meta["jobs"]:
                 continue
+            job = {"idempotency_key": want["key"], "payload": want["payload"], "instance_id": row.id,
+                   "element_id": want["element"], "task_key": key, "max_attempts": want["attempts"]}
             if want["due"] is None and handoff is not None and handoff.accepts():
-                job_id, lease = queue.enqueue_leased(
-                    want["kind"], worker_id=handoff.worker_id, lease=handoff.lease, idempotency_key=want["key"],
-                    payload=want["payload"], instance_id=row.id, element_id=want["element"], task_key=key,
-                    max_attempts=want["attempts"])
+                job_id, lease = queue.enqueue_leased(want["kind"], worker_id=handoff.worker_id, lease=handoff.lease,
+                                                     **job)
                 if lease is not None:
                     handoff.offer_after_commit(session, lease)
             else:
-                job_id = queue.enqueue(want["kind"], idempotency_key=want["key"], payload=want["payload"],
-                                       instance_id=row.id, element_id=want["element"], task_key=key,
-                                       due_at=want["due"], max_attempts=want["attempts"])
+                job_id = queue.enqueue(want["kind"], due_at=want["due"], **job)
             meta["jobs"][key] = {"id": job_id, "kind": want["kind"], "key": want["key"]}
 
     def _settle_events(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any],

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, select
 
 from bpmn.load import load_bytes
+from engine import instances
 from engine.jobs import JobQueue
 from engine.models import Job
 from engine.worker import Worker
@@ -74,8 +75,6 @@ def test_a_rolled_back_action_hands_nothing_over(db, clock, monkeypatch):
     engine.hand_jobs_to(worker.handoff)
     version = deploy(engine, "inquiry_no_boundary.bpmn")
     state = engine.start(version)
-
-    from engine import instances
 
     def broken_save(self, *args, **kwargs):
         raise RuntimeError("the disk is full")
