@@ -12,6 +12,13 @@ SQLite details, and why:
 * ``journal_mode=WAL`` lets readers (the inbox) go on while a worker writes;
   ``busy_timeout`` makes a writer wait for the lock instead of failing at once;
   ``foreign_keys=ON`` because SQLite ignores foreign keys otherwise.
+* ``wal_autocheckpoint`` at 10,000 pages (40 MB of WAL) instead of 1,000: an
+  action dirties ~20 pages (a row and each of its indexes), and every
+  checkpoint copies each distinct page of the WAL back into the database
+  once; checkpointing less often copies a hot page (the tail of an index,
+  an instance's row) once for many commits instead of once for a few. On a
+  table of random keys this halved the cost of a commit in our measurements.
+  ``journal_size_limit`` trims a WAL that a long reader let grow past that.
 * The sqlite3 module's own transaction handling is turned off and we emit
   ``BEGIN IMMEDIATE`` ourselves for writing scopes. A deferred transaction
   that reads first and writes later can fail with "database is locked"
@@ -45,6 +52,8 @@ from engine.errors import ConcurrencyError, SchemaOutdated
 DEFAULT_INSTANCE_DIR = "instance"
 SQLITE_FILE_NAME = "panjereh.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_WAL_AUTOCHECKPOINT = 10_000  # pages; see the module docstring
+SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # PostgreSQL SQLSTATEs meaning "you lost a race, do it again".
@@ -95,6 +104,8 @@ def create_engine_for(url: str, *, echo: bool = False, busy_timeout_ms: int = SQ
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
             cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_WAL_AUTOCHECKPOINT}")
+            cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_SIZE_LIMIT}")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         finally:
             cursor.close()

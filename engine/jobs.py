@@ -44,7 +44,7 @@ from engine.clock import Clock, require_aware
 from engine.errors import InvalidState, LeaseLost, NotFound
 from engine.fastsql import dialect_name, execute
 from engine.incidents import Incidents
-from engine.models import Job, new_id
+from engine.models import Job, new_id, new_token
 
 DEFAULT_LEASE = timedelta(minutes=5)
 DEFAULT_MAX_ATTEMPTS = 5
@@ -256,7 +256,7 @@ class JobQueue:
             "max_attempts": max_attempts, "idempotency_key": idempotency_key, "created_at": now, "updated_at": now,
         }
         if worker_id is not None:  # as acquire() would lease it: running, one attempt counted
-            values.update(status="running", attempts=1, lease_owner=worker_id, lease_token=new_id(),
+            values.update(status="running", attempts=1, lease_owner=worker_id, lease_token=new_token(),
                           lease_expires_at=now + lease)
         # ON CONFLICT DO NOTHING: two concurrent enqueues with one key never both insert.
         inserted = execute(self._session, _INSERTS[self._dialect], values).scalar_one_or_none()
@@ -285,7 +285,7 @@ class JobQueue:
         if kinds is not None and not kinds:
             return []
         now = self._clock.now()
-        token = new_id()
+        token = new_token()
         expires = now + lease
         params = {"b_now": now, "b_owner": worker_id, "b_token": token, "b_expires": expires, "b_now2": now}
         statement = _acquire_statement(self._dialect, tuple(sorted(kinds)) if kinds is not None else None, limit)

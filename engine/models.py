@@ -16,6 +16,9 @@ status then needs no type migration on PostgreSQL.
 
 from __future__ import annotations
 
+import os
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -61,8 +64,36 @@ JsonType = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postg
 JsonValue = JSON().with_variant(JSONB(), "postgresql")
 
 
+_ID_LOCK = threading.Lock()
+_last_id_stamp = 0  # (milliseconds << 12) | counter of the newest id made in this process
+
+
 def new_id() -> str:
-    """A fresh random id (UUID4 as a string: portable across databases)."""
+    """A fresh id: a time-ordered UUID (version 7, RFC 9562) as a string, portable across databases.
+
+    The first 48 bits are the Unix time in milliseconds, the next 12 a counter
+    within the millisecond (RFC 9562's "method 1"), the last 62 random. Ids
+    made in one process therefore always increase, even within a millisecond
+    or when the system clock steps back, so the id can break ties between rows
+    stamped with the same time (two versions deployed under a frozen clock).
+
+    Rows made one after another also get neighbouring keys: an insert lands on
+    the same index pages as the one before it instead of on a random page of
+    every index of its table, so on SQLite a commit writes fewer distinct pages
+    and a checkpoint copies fewer. The id is not a secret (it shows when the
+    row was made); use :func:`new_token` for values that must not be guessed.
+    """
+    global _last_id_stamp
+    with _ID_LOCK:
+        stamp = max((time.time_ns() // 1_000_000) << 12, _last_id_stamp + 1)
+        _last_id_stamp = stamp
+    millis, counter = stamp >> 12 & 0xFFFF_FFFF_FFFF, stamp & 0xFFF
+    rand = int.from_bytes(os.urandom(8), "big") & 0x3FFF_FFFF_FFFF_FFFF
+    return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand))
+
+
+def new_token() -> str:
+    """A fresh random value that must not be guessable (UUID4: 122 random bits), e.g. a lease token."""
     return str(uuid.uuid4())
 
 
@@ -130,6 +161,8 @@ class VersionProcess(Base):
     version_id: Mapped[str] = mapped_column(ForeignKey("process_versions.id", ondelete="CASCADE"),
                                             primary_key=True)
     process_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    # The process element's camunda:versionTag in this version, for calls bound by version tag.
+    version_tag: Mapped[str | None] = mapped_column(String(200))
 
 
 class Instance(Base):
