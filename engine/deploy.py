@@ -28,6 +28,7 @@ from bpmn.load import BPMN_NS, Source
 from bpmn.model import Model, read_model
 from bpmn.references import describe_node, is_dynamic_call
 from bpmn.validate import validate
+from engine.call_bindings import Binding, read_bindings, with_bindings
 from engine.clock import Clock
 from engine.sandbox import Sandbox
 from engine.scriptcheck import check_model_scripts
@@ -60,6 +61,7 @@ def check_model(model: Model, sandbox: Sandbox | None = None) -> list[Diagnostic
     found += check_executable(model).diagnostics
     found += check_model_scripts(model, sandbox)
     found += check_engine_limits(model)
+    found += read_bindings(model)[1]
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=sort_key)
 
@@ -126,23 +128,24 @@ def deploy_model(session: Session, clock: Clock, source: Source, *, key: str | N
     if built.specs is None or any(d.severity == "error" for d in extra):
         return Deployment(None, (), tuple(diagnostics))
     versions = Versions(session, clock)
-    diagnostics = sorted(diagnostics + _calls_elsewhere(model, versions), key=sort_key)
+    bindings = read_bindings(model)[0]
+    diagnostics = sorted(diagnostics + _calls_elsewhere(model, versions, bindings), key=sort_key)
     version = versions.deploy(
         key=key or built.processes[0], bpmn=source.data, name=name or _model_name(model, built.processes[0]),
-        form_files=dict(form_files or {}), spec=built.specs, deployed_by=deployed_by)
+        form_files=dict(form_files or {}), spec=with_bindings(built.specs, model, bindings), deployed_by=deployed_by)
     return Deployment(version, built.processes, tuple(diagnostics))
 
 
 CALL_NOT_DEPLOYED = "exec.call_not_deployed"
 CALL_LINKED = "exec.call_linked"
-CALL_BINDING = "exec.call_binding"
 
 
-def _calls_elsewhere(model: Model, versions: Versions) -> list[Diagnostic]:
+def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Binding]) -> list[Diagnostic]:
     """What the call activities that call a process of another model will run, as deployed now.
 
-    An instance runs the newest version holding that process when it starts
-    (``Engine._resolve_calls``): say which one that is, or that none is yet.
+    An instance resolves each such call when it starts, by the call's binding
+    (``engine.call_bindings``), and keeps that version: say which one it is
+    now, or that none is yet.
     """
     own = {p.id for p in model.processes}
     out = []
@@ -151,28 +154,23 @@ def _calls_elsewhere(model: Model, versions: Versions) -> list[Diagnostic]:
             called = (node.called_element or "").strip()
             if node.tag != "callActivity" or not called or called in own or is_dynamic_call(called):
                 continue
-            binding = next((v for k, v in node.attrs.items() if k.rpartition("}")[2] == "calledElementBinding"),
-                           "latest")
-            if binding != "latest":
-                out.append(Diagnostic(
-                    "warning", CALL_BINDING,
-                    f"the {describe_node(node)} asks for the '{binding}' binding of the process {called}; the "
-                    "engine does not honour it and runs the newest deployed version holding the process",
-                    node.id, node.line))
-            holder = versions.holding(called)
+            binding = bindings.get(called)
+            if binding is None:  # refused by check_model: the deployment stops before this
+                continue
+            holder = versions.holding(called, binding)
             if holder is None:
                 out.append(Diagnostic(
                     "warning", CALL_NOT_DEPLOYED,
-                    f"the {describe_node(node)} calls the process {called}, which no deployed version holds: "
-                    "deploy the model that has it before starting instances, or they fail when they reach this step",
-                    node.id, node.line))
+                    f"the {describe_node(node)} calls {binding.describe()} of the process {called}, which no "
+                    "deployed version provides: deploy it before starting instances, or they fail when they reach "
+                    "this step", node.id, node.line))
             else:
                 view = versions.get(holder)
                 out.append(Diagnostic(
                     "info", CALL_LINKED,
-                    f"the {describe_node(node)} calls the process {called} of another model: an instance runs the "
-                    f"newest deployed version holding it when the instance starts (now {view.key} version "
-                    f"{view.number}) and keeps that version", node.id, node.line))
+                    f"the {describe_node(node)} calls the process {called} of another model: an instance runs "
+                    f"{binding.describe()} holding it as deployed when the instance starts (now {view.key} "
+                    f"version {view.number}) and keeps that version", node.id, node.line))
     return out
 
 

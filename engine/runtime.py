@@ -56,6 +56,7 @@ from sqlalchemy.orm import Session
 
 from bpmn.load import Source
 from engine.audit import AuditLog
+from engine.call_bindings import LATEST_BINDING, bindings_of
 from engine.clock import Clock
 from engine.db import Database, after_commit
 from engine.deploy import Deployment, deploy_model
@@ -548,21 +549,25 @@ class Engine:
                        process_id: str) -> list[CalledVersion]:
         """Pin what the call activities of a new instance call outside its version (transitively).
 
-        Each such process resolves to the most recently deployed version
-        holding it, now; the instance keeps that version for its whole life
-        (the ``calls`` of its META part), whatever is deployed later. One that
-        no version holds is left out: the instance fails if it reaches the
-        call, with a message naming the process.
+        Each such process resolves, now, to the deployed version holding it
+        that the calling model's binding picks (by default the most recent;
+        see ``engine.call_bindings``); the instance keeps that version for its
+        whole life (the ``calls`` of its META part), whatever is deployed
+        later. One that no version provides is left out: the instance fails
+        if it reaches the call, with a message naming the process. A case runs
+        one version of each process: the first call resolved (the instance's
+        own model first) decides for the calls nested deeper.
         """
         found: dict[str, CalledVersion] = {}
         todo = [(version_id, specs, process_id)]
         versions = Versions(session, self.clock)
         while todo and len(found) < MAX_LINKED_PROCESSES:
-            vid, vspecs, pid = todo.pop()
+            vid, vspecs, pid = todo.pop(0)
+            bindings = bindings_of(vspecs)
             for called in calls_elsewhere(vid, vspecs, pid):
                 if called in found:
                     continue
-                target = versions.holding(called)
+                target = versions.holding(called, bindings.get(called, LATEST_BINDING))
                 if target is None:
                     continue
                 link = found[called] = CalledVersion(called, target, self._spec_json(session, target))
@@ -676,14 +681,8 @@ class Engine:
                         version_id: str | None, session: Session | None = None) -> list[str]:
         """Start an instance of each newest version (or of ``version_id``) whose start event waits for it."""
         def work(s: Session) -> list[str]:
-            versions = Versions(s, self.clock)
-            if version_id is not None:
-                candidates = [version_id]
-            else:
-                newest: dict[str, str] = {}
-                for view in versions.find(limit=1000):
-                    newest.setdefault(view.key, view.id)
-                candidates = list(newest.values())
+            candidates = ([version_id] if version_id is not None
+                          else [view.id for view in Versions(s, self.clock).newest_of_each_key()])
             started: list[str] = []
             for vid in candidates:
                 specs = self._spec_json(s, vid)

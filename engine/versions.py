@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
+from engine.call_bindings import LATEST_BINDING, VERSION, VERSION_TAG, Binding, tags_of
 from engine.clock import Clock
 from engine.errors import NotFound
 from engine.fastsql import dialect_name
@@ -50,6 +51,13 @@ def content_hash(bpmn: bytes, form_files: Mapping[str, Any]) -> str:
 def _view(row: ProcessVersion) -> VersionView:
     return VersionView(id=row.id, key=row.key, number=row.number, name=row.name, sha256=row.sha256,
                        deployed_at=row.deployed_at, deployed_by=row.deployed_by)
+
+
+# "Newest" among deployments: the latest deployed_at; under one timestamp (a frozen clock, or two
+# deployments within the clock's resolution) the higher number, then the later id (ids made in
+# one process increase: ``models.new_id``), so the choice never depends on the database's whim.
+_NEWEST_FIRST = (ProcessVersion.deployed_at.desc(), ProcessVersion.number.desc(), ProcessVersion.id.desc())
+_OLDEST_FIRST = (ProcessVersion.deployed_at, ProcessVersion.number, ProcessVersion.id)
 
 
 class Versions:
@@ -96,10 +104,19 @@ class Versions:
 
     def find(self, key: str | None = None, *, limit: int = 100) -> list[VersionView]:
         """Versions (of one key, or all), newest deployment first."""
-        query = select(ProcessVersion).order_by(ProcessVersion.deployed_at.desc(), ProcessVersion.number.desc())
+        query = select(ProcessVersion).order_by(*_NEWEST_FIRST)
         if key is not None:
             query = query.where(ProcessVersion.key == key)
         return [_view(row) for row in self._session.scalars(query.limit(limit))]
+
+    def newest_of_each_key(self) -> list[VersionView]:
+        """The newest version (highest number) of every key, newest deployment first."""
+        newest = (select(ProcessVersion.key, func.max(ProcessVersion.number).label("number"))
+                  .group_by(ProcessVersion.key).subquery())
+        query = (select(ProcessVersion)
+                 .join(newest, (ProcessVersion.key == newest.c.key) & (ProcessVersion.number == newest.c.number))
+                 .order_by(*_NEWEST_FIRST))
+        return [_view(row) for row in self._session.scalars(query)]
 
     def count(self, key: str) -> int:
         """How many versions ``key`` has."""
@@ -136,16 +153,31 @@ class Versions:
         self._index(version_id, spec)
         return True
 
-    def holding(self, process_id: str) -> str | None:
-        """The id of the most recently deployed version that holds the process ``process_id``, if any."""
-        return self._session.scalar(
-            select(VersionProcess.version_id).join(ProcessVersion, ProcessVersion.id == VersionProcess.version_id)
-            .where(VersionProcess.process_id == process_id)
-            .order_by(ProcessVersion.deployed_at.desc(), ProcessVersion.number.desc()).limit(1))
+    def holding(self, process_id: str, binding: Binding = LATEST_BINDING) -> str | None:
+        """The id of the deployed version holding ``process_id`` that ``binding`` picks, if any.
+
+        Latest: the most recently deployed. Version N: the N-th deployed,
+        oldest first. Version tag T: the most recently deployed whose process
+        element carries T (see ``engine.call_bindings``).
+        """
+        query = (select(VersionProcess.version_id)
+                 .join(ProcessVersion, ProcessVersion.id == VersionProcess.version_id)
+                 .where(VersionProcess.process_id == process_id))
+        if binding.kind == VERSION:
+            if binding.version is None or binding.version < 1:
+                return None
+            query = query.order_by(*_OLDEST_FIRST).offset(binding.version - 1)
+        else:
+            if binding.kind == VERSION_TAG:
+                query = query.where(VersionProcess.version_tag == binding.tag)
+            query = query.order_by(*_NEWEST_FIRST)
+        return self._session.scalar(query.limit(1))
 
     def _index(self, version_id: str, spec: Mapping[str, Any]) -> None:
         """Note which processes the version holds (``holding`` looks there)."""
-        rows = [{"version_id": version_id, "process_id": pid} for pid in spec_process_ids(spec)]
+        tags = tags_of(spec)
+        rows = [{"version_id": version_id, "process_id": pid, "version_tag": tags.get(pid)}
+                for pid in spec_process_ids(spec)]
         if rows:
             self._session.execute(insert(VersionProcess), rows)
 

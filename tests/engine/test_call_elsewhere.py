@@ -18,9 +18,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bpmn.load import load_bytes
+from engine.call_bindings import CALL_BINDING
 from engine.clock import VirtualClock
 from engine.db import Database, downgrade
-from engine.deploy import CALL_BINDING, CALL_LINKED, CALL_NOT_DEPLOYED
+from engine.deploy import CALL_LINKED, CALL_NOT_DEPLOYED
 from engine.runtime import Engine, InstanceState
 from engine.services import ServiceDispatch
 from engine.versions import Versions
@@ -206,6 +207,32 @@ def test_migration_lists_the_processes_of_versions_deployed_before_it(empty_db_u
         db.dispose()
 
 
+def test_migration_reads_the_version_tags_of_versions_deployed_before_it(empty_db_url: str) -> None:
+    db = Database(empty_db_url)
+    raw = create_engine(db.url)
+    tagged_bpmn = tagged(10, "v1").replace(b"<bpmn:definitions ", b'<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]>'
+                                           b"<bpmn:definitions ", 1)
+    try:
+        db.upgrade("0004")
+        with raw.begin() as conn:
+            for vid, bpmn in (("v1", tagged_bpmn), ("v2", checker(10)), ("v3", b"<not xml")):
+                conn.execute(text(
+                    "INSERT INTO process_versions (id, key, number, name, bpmn, form_files, sha256, deployed_at) "
+                    "VALUES (:id, 'k', :n, 'n', :bpmn, '{}', :sha, :at)"),
+                    {"id": vid, "n": int(vid[1]), "bpmn": bpmn, "sha": vid * 32, "at": "2026-11-29 00:00:00"})
+                conn.execute(text("INSERT INTO version_processes (version_id, process_id) VALUES (:id, 'checker')"),
+                             {"id": vid})
+        db.upgrade()
+        with raw.connect() as conn:
+            rows = conn.execute(text("SELECT version_id, version_tag FROM version_processes "
+                                     "ORDER BY version_id")).all()
+        assert [tuple(r) for r in rows] == [("v1", "v1"), ("v2", None), ("v3", None)]
+        downgrade(db.engine, "0004")
+    finally:
+        raw.dispose()
+        db.dispose()
+
+
 def test_panjereh_run_deploys_the_called_models_given_with_it(tmp_path: Path) -> None:
     caller, callee, broken = tmp_path / "caller.bpmn", tmp_path / "checker.bpmn", tmp_path / "broken.bpmn"
     caller.write_bytes(CALLER)
@@ -227,12 +254,79 @@ def test_panjereh_run_deploys_the_called_models_given_with_it(tmp_path: Path) ->
     assert code == 1 and json.loads(text)["status"] == "failed"  # nothing deployed holds the called process
 
 
-def test_a_binding_other_than_the_newest_version_is_said_not_honoured(db: Database, clock: VirtualClock) -> None:
+CAMUNDA = b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"'
+
+
+def bound(caller: bytes, **attrs: str) -> bytes:
+    """``caller`` with Camunda binding attributes on its call activity."""
+    extra = " ".join(f'camunda:{k}="{v}"' for k, v in attrs.items()).encode()
+    return caller.replace(b'calledElement="checker"', b'calledElement="checker" ' + extra).replace(
+        b"<bpmn:definitions ", b"<bpmn:definitions " + CAMUNDA + b" ", 1)
+
+
+def tagged(factor: int, tag: str) -> bytes:
+    """The checker model whose process carries ``camunda:versionTag``."""
+    return checker(factor).replace(b'<bpmn:process id="checker"', f'<bpmn:process id="checker" '
+                                   f'camunda:versionTag="{tag}"'.encode()).replace(
+        b"<bpmn:definitions ", b"<bpmn:definitions " + CAMUNDA + b" ", 1)
+
+
+def test_a_call_bound_to_a_version_runs_that_version_whatever_is_deployed_later(
+        db: Database, clock: VirtualClock) -> None:
+    engine = fresh_engine(db, clock)
+    for factor in (10, 100, 1000):
+        deploy(engine, clock, checker(factor), "checker")
+    caller = deploy(engine, clock, bound(CALLER, calledElementBinding="version", calledElementVersion="2"), "caller")
+    (said,) = [d for d in caller.diagnostics if d.code == CALL_LINKED]
+    assert "version 2" in said.message and "now checker version 2" in said.message
+    deploy(engine, clock, checker(5), "checker")  # version 4 changes nothing for this caller
+    assert finish(db, clock, engine.start(caller.version.id)).data["y"] == 200
+
+
+def test_a_call_bound_to_a_version_tag_runs_the_newest_version_with_that_tag(
+        db: Database, clock: VirtualClock) -> None:
+    engine = fresh_engine(db, clock)
+    deploy(engine, clock, tagged(10, "v1"), "checker")
+    deploy(engine, clock, tagged(100, "v1"), "checker")
+    deploy(engine, clock, tagged(1000, "v2"), "checker")
+    deploy(engine, clock, checker(7), "checker")  # the newest, untagged
+    by_tag = deploy(engine, clock, bound(CALLER, calledElementBinding="versionTag",
+                                         calledElementVersionTag="v1"), "by_tag")
+    latest = deploy(engine, clock, CALLER, "latest")
+    assert finish(db, clock, engine.start(by_tag.version.id)).data["y"] == 200
+    assert finish(db, clock, engine.start(latest.version.id)).data["y"] == 14
+
+    missing = deploy(engine, clock, bound(CALLER, calledElementBinding="versionTag",
+                                          calledElementVersionTag="v9"), "missing")
+    (said,) = [d for d in missing.diagnostics if d.code == CALL_NOT_DEPLOYED]
+    assert said.severity == "warning" and "tagged 'v9'" in said.message
+    assert finish(db, clock, engine.start(missing.version.id)).status == "failed"
+
+
+@pytest.mark.parametrize(("attrs", "why"), [
+    ({"calledElementBinding": "newest"}, "does not know"),
+    ({"calledElementBinding": "version", "calledElementVersion": "${wanted}"}, "not a number"),
+    ({"calledElementBinding": "version"}, "not a number"),
+    ({"calledElementBinding": "versionTag"}, "missing"),
+    ({"calledElementBinding": "deployment"}, "does not hold it"),
+])
+def test_a_binding_that_cannot_be_honoured_rejects_the_model(db: Database, clock: VirtualClock,
+                                                             attrs: dict[str, str], why: str) -> None:
     engine = fresh_engine(db, clock)
     deploy(engine, clock, checker(10), "checker")
-    pinned = CALLER.replace(b'calledElement="checker"', b'calledElement="checker" '
-                            b'xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:calledElementBinding="version" '
-                            b'camunda:calledElementVersion="7"')
-    said = {d.code: d for d in deploy(engine, clock, pinned, "caller").diagnostics}
-    assert said[CALL_BINDING].severity == "warning" and "'version' binding" in said[CALL_BINDING].message
-    assert CALL_BINDING not in {d.code for d in deploy(engine, clock, CALLER, "caller2").diagnostics}
+    deployment = engine.deploy(load_bytes(bound(CALLER, **attrs), "caller.bpmn"), key="caller")
+    assert deployment.rejected
+    (error,) = deployment.errors
+    assert (error.code, error.element_id) == (CALL_BINDING, "check") and why in error.message
+    assert error.line is not None
+
+
+def test_two_calls_of_one_process_with_different_bindings_are_refused(db: Database, clock: VirtualClock) -> None:
+    engine = fresh_engine(db, clock)
+    two = model("caller", chain("main", call("first", "checker"),
+                                '<bpmn:callActivity id="second" calledElement="checker" '
+                                'camunda:calledElementBinding="version" camunda:calledElementVersion="1"/>'))
+    two = two.replace(b"<bpmn:definitions ", b"<bpmn:definitions " + CAMUNDA + b" ", 1)
+    deployment = engine.deploy(load_bytes(two, "two.bpmn"), key="two")
+    assert [(e.code, e.element_id) for e in deployment.errors] == [(CALL_BINDING, "second")]
+    assert "one version of a process" in deployment.errors[0].message

@@ -46,3 +46,29 @@ def test_spec_is_stored_once(db, clock):
         assert versions.spec(version.id) == {"spec": 1}
     with pytest.raises(NotFound), db.session_scope() as session:
         Versions(session, clock).store_spec("missing", {"spec": 1})
+
+
+def test_under_one_timestamp_the_later_deployment_is_the_newest(db, clock):
+    """A frozen clock gives two keys the same deployed_at: the later deployment still wins, every time."""
+    spec = {"processes": {"shared": {}}}  # what Versions indexes: the process ids the spec holds
+    with db.session_scope() as session:
+        versions = Versions(session, clock)
+        first = versions.deploy(key="a", bpmn=BPMN, spec=spec)
+        second = versions.deploy(key="b", bpmn=BPMN + b" ", spec=spec)
+    assert first.deployed_at == second.deployed_at and first.number == second.number == 1
+    with db.session_scope(readonly=True) as session:
+        versions = Versions(session, clock)
+        assert versions.holding("shared") == second.id
+        assert [v.id for v in versions.find()] == [second.id, first.id]
+
+
+def test_newest_of_each_key_whatever_the_number_of_versions(db, clock):
+    with db.session_scope() as session:
+        versions = Versions(session, clock)
+        old = [versions.deploy(key="old", bpmn=BPMN + b" " * i) for i in range(3)]
+        clock.advance(timedelta(hours=1))
+        busy = [versions.deploy(key="busy", bpmn=BPMN + b"\n" * i) for i in range(5)]
+    with db.session_scope(readonly=True) as session:
+        newest = Versions(session, clock).newest_of_each_key()
+    assert [(v.key, v.number) for v in newest] == [("busy", 5), ("old", 3)]
+    assert [v.id for v in newest] == [busy[-1].id, old[-1].id]
