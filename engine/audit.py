@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from engine.clock import Clock
 from engine.fastsql import execute
 from engine.models import AuditEvent
+from engine.transaction import before_commit
 
 
 @dataclass(frozen=True)
@@ -53,9 +54,9 @@ def _write_pending(session: Session) -> None:
         execute(session, _INSERT, pending)
 
 
-# Listening on the Session class once, not on each session that records (registering a listener
-# per transaction cost more than the INSERT it triggers); a session with nothing pending pays a dict lookup.
-event.listen(Session, "before_commit", _write_pending)
+# Registered once, not on each session that records (registering a listener per transaction cost
+# more than the INSERT it triggers); a transaction with nothing pending pays a dict lookup.
+before_commit(_write_pending)
 
 
 def _entry(row: AuditEvent) -> AuditEntry:

@@ -5,7 +5,9 @@ SQLite (a file under the instance folder) is the embedded default;
 is one transaction and the ONLY place in Panjereh where ``commit()`` is
 called: services take the session it yields in their constructor and never
 commit themselves (warehouse's rule), so one action on an instance is one
-transaction.
+transaction. What it yields is an ``engine.transaction.Transaction``: the
+Session interface on one connection, with an ORM session joining the
+transaction only when the block uses the ORM.
 
 SQLite details, and why:
 
@@ -39,7 +41,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
@@ -48,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import ConcurrencyError, SchemaOutdated
+from engine.transaction import Transaction
 
 DEFAULT_INSTANCE_DIR = "instance"
 SQLITE_FILE_NAME = "panjereh.sqlite3"
@@ -157,7 +160,7 @@ def _is_retryable(exc: DBAPIError) -> bool:
 
 
 @contextmanager
-def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+def session_scope(sessions: Callable[[], Session]) -> Iterator[Session]:
     """One transaction: commit when the block ends, roll back if it raises.
 
     Lost races become :class:`ConcurrencyError` so callers can reload and repeat.
@@ -188,13 +191,22 @@ class Database:
         self.dialect = self.engine.dialect.name
         # expire_on_commit=False: views built inside a scope stay readable after it.
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
-        self._readonly_sessions = sessionmaker(
-            bind=self.engine.execution_options(**{_READONLY: True}), expire_on_commit=False)
+        self._readonly_engine = self.engine.execution_options(**{_READONLY: True})
 
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
-        """One transaction (see :func:`session_scope`); ``readonly`` does not take SQLite's write lock."""
-        with session_scope(self._readonly_sessions if readonly else self.sessions) as session:
+        """One transaction (see :func:`session_scope`); ``readonly`` does not take SQLite's write lock.
+
+        What it yields is a :class:`engine.transaction.Transaction`: the
+        Session interface, with a real ORM session behind it only when the
+        block uses the ORM.
+        """
+        bind = self._readonly_engine if readonly else self.engine
+
+        def make() -> Session:
+            return cast(Session, Transaction(bind, _run_after_commit, _drop_after_commit))
+
+        with session_scope(make) as session:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:

@@ -1,0 +1,109 @@
+"""One transaction on one pooled connection, shaped like the ORM ``Session`` the engine's code expects.
+
+Every action of the engine is one short transaction of a few Core statements
+run by ``engine.fastsql`` on the transaction's DBAPI connection. A full ORM
+``Session`` per action spends more on itself (its transaction object, the
+connection it asks the pool for through its bind, the identity map it
+clears at close, the events it fires) than SQLite spends on the statements'
+commit. :class:`Transaction` is what the action needs and no more:
+
+* ``info``, ``bind``, ``get_bind()`` and ``connection()`` (which checks out
+  a connection and begins on it the first time: ``BEGIN IMMEDIATE`` on
+  SQLite for a writing transaction, as ``engine.db`` sets up);
+* ``commit()``: the hooks registered with :func:`before_commit` (the audit
+  trail writes its pending events there), a flush of the ORM session if one
+  was used, the commit, then the ``after_commit`` callbacks (``engine.db``);
+* anything else (``add``, ``get``, ``scalars``, ``execute``, ``flush``...) goes
+  to a real ORM ``Session`` made on first use and bound to the same connection,
+  inside the same transaction, so code that needs the ORM (deploying,
+  incidents) works unchanged and pays for it only when it uses it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.orm import Session
+
+Hook = Callable[[Any], None]
+_BEFORE_COMMIT: list[Hook] = []
+
+
+def before_commit(hook: Hook) -> None:
+    """Call ``hook(session)`` just before every transaction commits (a :class:`Transaction` or a ``Session``)."""
+    _BEFORE_COMMIT.append(hook)
+    from sqlalchemy import event
+
+    event.listen(Session, "before_commit", hook)
+
+
+class Transaction:
+    """A Session-like transaction: see the module docstring."""
+
+    def __init__(self, bind: Engine, after_commit: Hook, after_rollback: Hook) -> None:
+        self.bind = bind
+        self.info: dict[str, Any] = {}
+        self._after_commit = after_commit
+        self._after_rollback = after_rollback
+        self._conn: Connection | None = None
+        self._orm: Session | None = None
+
+    def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
+        """The engine (``Session.get_bind``'s answer for a session bound to one engine)."""
+        return self.bind
+
+    def connection(self, *args: Any, **kwargs: Any) -> Connection:
+        """The transaction's connection, checked out and begun on first use."""
+        if self._conn is None:
+            conn = self.bind.connect()
+            try:
+                conn.begin()
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    @property
+    def orm(self) -> Session:
+        """A real ORM session in this transaction (made on first use)."""
+        if self._orm is None:
+            self._orm = Session(bind=self.connection(), expire_on_commit=False)
+        return self._orm
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this class does not define: the rest of Session's interface.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.orm, name)
+
+    def commit(self) -> None:
+        """Write what is pending, commit, then run the after-commit callbacks."""
+        for hook in _BEFORE_COMMIT:
+            hook(self)
+        if self._orm is not None:
+            self._orm.flush()
+        if self._conn is not None:
+            self._conn.commit()
+        self._after_commit(self)
+
+    def rollback(self) -> None:
+        """Roll back (nothing is written; after-commit callbacks are dropped)."""
+        try:
+            if self._conn is not None and self._conn.in_transaction():
+                self._conn.rollback()
+        finally:
+            self._after_rollback(self)
+
+    def close(self) -> None:
+        """Give the connection back to the pool (rolling back what was not committed)."""
+        orm, conn = self._orm, self._conn
+        self._orm = self._conn = None
+        try:
+            if orm is not None:
+                orm.close()
+        finally:
+            if conn is not None:
+                conn.close()

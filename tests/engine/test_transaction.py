@@ -1,0 +1,63 @@
+"""engine.transaction: the Session-shaped transaction every scope yields, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from engine.audit import AuditLog
+from engine.db import after_commit
+from engine.fastsql import execute
+from engine.instances import Instances
+from engine.models import AuditEvent, Instance
+from engine.transaction import Transaction
+
+from .conftest import add_instance
+
+
+def _count(db, model) -> int:
+    with db.session_scope(readonly=True) as session:
+        return int(session.scalar(select(func.count()).select_from(model)))
+
+
+def test_core_statements_run_without_an_orm_session_and_commit(db, clock, instance_id):
+    done = []
+    with db.session_scope() as session:
+        assert isinstance(session, Transaction)
+        row = Instances(session, clock).lock(instance_id)
+        AuditLog(session, clock).record("checked", actor="clerk", instance_id=instance_id)
+        after_commit(session, lambda: done.append("after"))
+        assert done == []  # not before the commit
+        assert session._orm is None  # nothing here needed the ORM
+    assert row.id == instance_id and done == ["after"]
+    assert _count(db, AuditEvent) == 1  # the pending event was written just before the commit
+
+
+def test_orm_and_core_share_one_transaction_and_roll_back_together(db, clock):
+    done = []
+    with pytest.raises(RuntimeError), db.session_scope() as session:
+        instance_id = add_instance(session, clock.now())  # the ORM: add and flush
+        execute(session, Instance.__table__.update().where(Instance.id == instance_id).values(status="waiting"))
+        AuditLog(session, clock).record("lost", actor="clerk", instance_id=instance_id)
+        after_commit(session, lambda: done.append("after"))
+        assert session.get(Instance, instance_id).status == "waiting"  # the ORM sees the Core update
+        raise RuntimeError("the action failed")
+    assert (_count(db, Instance), _count(db, AuditEvent), done) == (0, 0, [])
+
+    with db.session_scope() as session:
+        instance_id = add_instance(session, clock.now())
+        execute(session, Instance.__table__.update().where(Instance.id == instance_id).values(status="waiting"))
+    with db.session_scope(readonly=True) as session:
+        assert session.get(Instance, instance_id).status == "waiting"
+
+
+def test_every_scope_gives_its_connection_back(db, clock, instance_id):
+    for _ in range(20):
+        with db.session_scope() as session:
+            Instances(session, clock).lock(instance_id)
+        with pytest.raises(ValueError), db.session_scope() as session:
+            Instances(session, clock).lock(instance_id)
+            raise ValueError("boom")
+        with db.session_scope(readonly=True) as session:
+            Instances(session, clock).get(instance_id)
+    assert db.engine.pool.checkedout() == 0
