@@ -217,9 +217,14 @@ _CONNECTION = "panjereh.fastsql.connection"
 def _connection(session: Session) -> tuple[Connection, Any]:
     """The session's connection in its current transaction, and its DBAPI connection.
 
+    An ``engine.transaction.Transaction`` keeps the pair for its whole life
+    (its connection is never swapped). For a plain ORM session,
     ``session.connection()`` costs ~20 µs a call; the pair is kept in the
     session until its transaction ends.
     """
+    pair = getattr(session, "fast_pair", None)
+    if pair is not None:
+        return pair()  # type: ignore[no-any-return]
     found = session.info.get(_CONNECTION)
     if found is not None and not found[0].closed and not found[0].invalidated and found[0].in_transaction():
         return found  # type: ignore[no-any-return]

@@ -48,6 +48,7 @@ class Transaction:
         self._after_commit = after_commit
         self._after_rollback = after_rollback
         self._conn: Connection | None = None
+        self._pair: tuple[Connection, Any] | None = None
         self._orm: Session | None = None
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
@@ -65,6 +66,14 @@ class Transaction:
                 raise
             self._conn = conn
         return self._conn
+
+    def fast_pair(self) -> tuple[Connection, Any]:
+        """The connection and its DBAPI connection, for ``engine.fastsql`` (kept: they never change here)."""
+        pair = self._pair
+        if pair is None:
+            conn = self.connection()
+            pair = self._pair = (conn, conn.connection.dbapi_connection)
+        return pair
 
     @property
     def orm(self) -> Session:
@@ -100,7 +109,7 @@ class Transaction:
     def close(self) -> None:
         """Give the connection back to the pool (rolling back what was not committed)."""
         orm, conn = self._orm, self._conn
-        self._orm = self._conn = None
+        self._orm = self._conn = self._pair = None
         try:
             if orm is not None:
                 orm.close()

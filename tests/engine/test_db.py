@@ -141,3 +141,23 @@ def test_schema_check(tmp_path):
         db.check_schema()
     finally:
         db.dispose()
+
+
+def test_the_sqlite_timestamp_text_is_sqlalchemys_own():
+    """UTCDateTime binds on SQLite in one step; the text must be what SQLAlchemy's chain would write."""
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.types import TypeDecorator
+
+    from engine.models import UTCDateTime
+
+    dialect = sqlite.dialect()
+    ours = UTCDateTime().bind_processor(dialect)
+    chain = TypeDecorator.bind_processor(UTCDateTime().dialect_impl(dialect), dialect)  # ours, then the dialect's
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    values = [datetime(2026, 11, 29, 6, 5, 4, 0, tzinfo=UTC), datetime(2026, 3, 20, 23, 59, 59, 999_999, tzinfo=tehran),
+              datetime(999, 1, 2, 3, 4, 5, 6, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=timezone(timedelta(hours=-5))),
+              None]
+    assert [ours(v) for v in values] == [chain(v) for v in values]
+    assert ours(values[1]) == "2026-03-20 20:29:59.999999"
+    with pytest.raises(ValueError, match="naive"):
+        ours(datetime(2026, 1, 1))
