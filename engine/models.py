@@ -258,7 +258,8 @@ class HumanTask(Base):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"), index=True)
+    # No index of its own: the unique (instance_id, task_key) index serves lookups by instance.
+    instance_id: Mapped[str] = mapped_column(ForeignKey("instances.id"))
     task_key: Mapped[str] = mapped_column(String(64))
     element_id: Mapped[str] = mapped_column(String(200))
     name: Mapped[str] = mapped_column(String(500), default="")
