@@ -101,6 +101,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from lxml import etree
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
@@ -142,7 +143,7 @@ from SpiffWorkflow.bpmn.specs.mixins.events.intermediate_event import BoundaryEv
 from SpiffWorkflow.bpmn.specs.mixins.events.start_event import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins.exclusive_gateway import ExclusiveGateway
 from SpiffWorkflow.bpmn.specs.mixins.inclusive_gateway import InclusiveGateway
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import LoopTask, MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.parallel_gateway import ParallelGateway
 from SpiffWorkflow.bpmn.specs.mixins.subworkflow_task import CallActivity, SubWorkflowTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
@@ -928,10 +929,62 @@ def _seconds(value: float) -> Any:
     return timedelta(seconds=value)
 
 
+class _MultiInstanceFixes(MultiInstanceTask):
+    """Two fixes to the library's multi-instance activities.
+
+    * An input collection that is missing or not a collection fails saying
+      so: the library iterated whatever the variable held, so a variable the
+      case's data lacks (or a number) ended the instance with "TypeError:
+      'NoneType' object is not iterable" and no element named.
+    * The input item (the variable holding one instance's item) stays the
+      instance's own, as Camunda's element variable: the library merged it
+      into the activity's data when an instance without an output item
+      ended, so a sequential one failed when it made its second instance
+      ("Multiinstance input item ... already exists").
+    """
+
+    def _checked_input(self, my_task: Task) -> None:
+        value = self.data_input.get(my_task)
+        if isinstance(value, Iterable):
+            return
+        child = my_task.workflow.spec.task_specs.get(self.task_spec)  # the name is drawn on the repeated task
+        who = named(self.bpmn_name or getattr(child, "bpmn_name", None), _element(my_task))
+        held = "which the case's data does not hold" if value is None else \
+            f"which holds a {type(value).__name__}, not a list or a map"
+        raise WorkflowTaskException(f"the multi-instance activity {who} runs once per item of "
+                                    f"'{self.data_input.bpmn_id}', {held}", task=my_task)
+
+    def create_children(self, my_task: Task) -> None:  # parallel: the first use of the input
+        if self.data_input is not None:
+            self._checked_input(my_task)
+        super().create_children(my_task)  # type: ignore[misc]
+
+    def init_remaining_items(self, my_task: Task) -> Any:  # sequential: the first use of the input
+        self._checked_input(my_task)
+        return super().init_remaining_items(my_task)  # type: ignore[misc]
+
+    def merge_child(self, workflow: Any, child: Task) -> None:
+        super().merge_child(workflow, child)  # a sequential activity makes its next instance in there
+        self._drop_merged_item(child.parent)
+
+    def create_child(self, my_task: Task, item: Any, key_or_index: Any = None) -> None:
+        self._drop_merged_item(my_task)
+        super().create_child(my_task, item, key_or_index)  # type: ignore[misc]
+
+    def _drop_merged_item(self, my_task: Task) -> None:
+        # Only a merge can have put it there: had it been there before the first instance, making that
+        # instance would have failed.
+        if self.input_item is not None and my_task.internal_data.get("merged"):
+            my_task.data.pop(self.input_item.bpmn_id, None)
+
+
 def _runtime_class(cls: type) -> type:
     """Our subclass of a library task spec class (same behaviour, plus our fixes)."""
     base = _ServiceTask if cls is SpiffServiceTask else cls
-    mixins = (_IterativePredict, _SubWorkflowStart) if issubclass(cls, SubWorkflowTask) else (_IterativePredict,)
+    mixins: tuple[type, ...] = (_IterativePredict, _SubWorkflowStart) if issubclass(cls, SubWorkflowTask) \
+        else (_IterativePredict,)
+    if issubclass(cls, MultiInstanceTask):
+        mixins = (_MultiInstanceFixes, *mixins)
     return type(f"Panjereh{cls.__name__}", (*mixins, base), {"__module__": __name__})
 
 

@@ -368,3 +368,45 @@ def test_data_objects_survive_a_reload():
     live = reload(live, specs, Store(), clock)
     assert live.complete_human(human(live, "pause"), {}).failure is None
     assert live.finished and live.data["seen"] == "P-17"
+
+
+# --- a multi-instance input the data does not hold ---------------------------------------------
+
+def _per_item(sequential: bool) -> bytes:
+    return doc('<bpmn:startEvent id="s"/><bpmn:scriptTask id="each" name="بررسی هر مدرک">'
+               f'<bpmn:multiInstanceLoopCharacteristics isSequential="{str(sequential).lower()}">'
+               '<bpmn:loopDataInputRef>documents</bpmn:loopDataInputRef>'
+               '<bpmn:inputDataItem id="document" name="document"/></bpmn:multiInstanceLoopCharacteristics>'
+               '<bpmn:script>seen = seen + [document]</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>'
+               '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="each"/>'
+               '<bpmn:sequenceFlow id="f2" sourceRef="each" targetRef="e"/>')
+
+
+@pytest.mark.parametrize("sequential", [False, True])
+@pytest.mark.parametrize(("data", "said"), [({}, "which the case's data does not hold"),
+                                            ({"documents": 3}, "which holds a int, not a list or a map")])
+def test_a_multi_instance_input_that_is_not_a_collection_fails_naming_it(sequential, data, said):
+    live, _, _ = make(_per_item(sequential), data=data)
+    report = live.advance()
+    assert report.failure is not None and report.failure.element_id == "each"
+    assert report.failure.message == ("the multi-instance activity «بررسی هر مدرک» (each) runs once per item of "
+                                      f"'documents', {said}")
+
+
+def test_a_sequential_multi_instance_keeps_each_item_to_its_own_instance():
+    """The library merged an instance's item into the activity, and the next instance then failed."""
+    documents = ["شناسنامه", "کارت ملی", "سند"]
+    wf = library_workflow(_per_item(True))
+    wf.task_tree.data.update(documents=documents, seen=[])
+    with pytest.raises(Exception, match="input item document already exists"):
+        wf.do_engine_steps()
+
+    live, _, _ = make(_per_item(True), data={"documents": documents, "seen": []})
+    assert live.advance().failure is None and live.finished
+    assert live.data["seen"] == documents and "document" not in live.data
+
+
+def test_a_parallel_multi_instance_runs_once_per_item_and_keeps_its_item_local():
+    live, _, _ = make(_per_item(False), data={"documents": ["شناسنامه", "کارت ملی"], "seen": []})
+    assert live.advance().failure is None and live.finished
+    assert live.data["seen"] in (["شناسنامه"], ["کارت ملی"]) and "document" not in live.data
