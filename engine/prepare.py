@@ -25,6 +25,16 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   declared once at the top of the file (``<eventDefinitionRef>``); the
   library ignores the reference, so an error end event becomes a plain end.
   The referenced definition is copied into the event (``<event id>__def``).
+* **Camunda's multi-instance collections.** Camunda 7 names the collection
+  an activity repeats over, and the variable each instance gets, as
+  attributes (``camunda:collection="${documents}"``,
+  ``camunda:elementVariable="document"``), Camunda 8 in an extension
+  (``<zeebe:loopCharacteristics inputCollection="=documents"
+  inputElement="document"/>``); the library reads only BPMN's own
+  ``loopDataInputRef`` and ``inputDataItem`` and refused the activity. When
+  the collection is a plain variable, those two are added (the collection
+  replacing any ``loopCardinality``, as in Camunda); a collection computed by
+  an expression is left as it is, and the check says why it cannot run.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -37,6 +47,7 @@ Nothing here needs SpiffWorkflow; the functions are pure (a new tree out).
 from __future__ import annotations
 
 import copy
+import re
 from collections import defaultdict
 
 from lxml import etree
@@ -74,6 +85,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _rename_reserved(tree)
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     _inline_definition_refs(tree, ids)
+    _camunda_collections(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
         _signal_ends(container, ids)
@@ -95,6 +107,49 @@ def _rename_reserved(tree: etree._Element) -> None:
                 el.set(attr, el.get(attr) + RENAMED_SUFFIX)
         if etree.QName(el).localname in _REFERENCE_TEXTS and (el.text or "").strip() in clashing:
             el.text = el.text.strip() + RENAMED_SUFFIX
+
+
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+# A plain variable: Camunda 7 writes `documents` or `${documents}`, Camunda 8 `=documents`.
+_PLAIN_COLLECTION = re.compile(r"^\s*(?:\$\{\s*([A-Za-z_]\w*)\s*\}|=\s*([A-Za-z_]\w*)|([A-Za-z_]\w*))\s*$")
+
+
+def camunda_collection(loop: etree._Element) -> tuple[str | None, str | None]:
+    """(collection, element variable) a multi-instance's Camunda 7 or 8 extension names, as written."""
+    collection, element = loop.get(f"{{{CAMUNDA_NS}}}collection"), loop.get(f"{{{CAMUNDA_NS}}}elementVariable")
+    zeebe = loop.find(f"{_Q}extensionElements/{{{ZEEBE_NS}}}loopCharacteristics")
+    if collection is None and zeebe is not None:
+        collection, element = zeebe.get("inputCollection"), zeebe.get("inputElement")
+    return collection, element
+
+
+def plain_collection(text: str) -> str | None:
+    """The variable a Camunda collection names, or None when it is an expression."""
+    found = _PLAIN_COLLECTION.match(text)
+    return next((g for g in found.groups() if g), None) if found else None
+
+
+def _camunda_collections(tree: etree._Element) -> None:
+    for loop in tree.iter(f"{_Q}multiInstanceLoopCharacteristics"):
+        if loop.find(f"{_Q}loopDataInputRef") is not None:
+            continue
+        collection, element = camunda_collection(loop)
+        name = plain_collection(collection) if collection else None
+        if name is None:
+            continue
+        for cardinality in loop.findall(f"{_Q}loopCardinality"):
+            loop.remove(cardinality)
+        ref = etree.Element(f"{_Q}loopDataInputRef")
+        ref.text = name
+        at = 1 if len(loop) and loop[0].tag == f"{_Q}extensionElements" else 0
+        loop.insert(at, ref)
+        variable = (element or "").strip()
+        if variable and loop.find(f"{_Q}inputDataItem") is None:
+            item = etree.Element(f"{_Q}inputDataItem")
+            item.set("id", variable)  # the library's variable is the item's id
+            item.set("name", variable)
+            ref.addnext(item)
 
 
 def _local(el: etree._Element) -> str:

@@ -2385,7 +2385,8 @@ _EXPLAINED: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), t) for p,
      "{who} writes data that is neither a data object nor a data store of this process"),
     (r"^A multiinstance task must specify a cardinality or a loop input",
      "{who} repeats for several instances but says neither how many (loopCardinality) nor over "
-     "which collection (loopDataInputRef)"),
+     "which collection (loopDataInputRef, or a Camunda collection that names a variable: an expression "
+     "there is not evaluated)"),
     (r"^A multiinstance task must specify exactly one",
      "{who} gives both a number of instances and a collection; give only one"),
     (r"^A loopMaximum or loopCondition must be specified",

@@ -153,3 +153,45 @@ def test_an_event_definition_given_by_reference_is_the_events_own():
     fail = prepared.find(".//{*}endEvent[@id='fail']")
     assert fail.find("{*}eventDefinitionRef") is None
     assert fail.find("{*}errorEventDefinition").get("id") == "fail__def"
+
+
+CAMUNDA_7 = ('xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:collection="{collection}" '
+             'camunda:elementVariable="document"')
+
+
+def per_document(loop_attrs: str, extension: str = "", cardinality: str = "") -> bytes:
+    """A sequential user task repeated per document, its collection said the Camunda way."""
+    return doc('<bpmn:startEvent id="s"/><bpmn:userTask id="check" name="بررسی مدرک">'
+               f'<bpmn:multiInstanceLoopCharacteristics isSequential="true" {loop_attrs}>{extension}{cardinality}'
+               '</bpmn:multiInstanceLoopCharacteristics></bpmn:userTask><bpmn:endEvent id="e"/>'
+               '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="check"/>'
+               '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="e"/>')
+
+
+ZEEBE_8 = ('<bpmn:extensionElements><zeebe:loopCharacteristics xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" '
+           'inputCollection="=documents" inputElement="document"/></bpmn:extensionElements>')
+
+
+@pytest.mark.parametrize("xml", [
+    per_document(CAMUNDA_7.format(collection="${documents}")),
+    per_document(CAMUNDA_7.format(collection="documents"), cardinality="<bpmn:loopCardinality>9</bpmn:loopCardinality>"),
+    per_document("", extension=ZEEBE_8),
+], ids=["camunda-7-expression", "camunda-7-name-over-cardinality", "camunda-8"])
+def test_a_camunda_multi_instance_collection_runs_once_per_item(xml: bytes):
+    documents = ["شناسنامه", "کارت ملی"]
+    live, _, _ = make(xml, data={"documents": documents})
+    seen = []
+    report = live.advance()
+    while not live.finished:
+        assert report.failure is None
+        (work,) = live.snapshot().humans
+        seen.append(live.task_data(work.key)["document"])
+        report = live.complete_human(work.key, {})
+    assert seen == documents
+
+
+def test_a_camunda_collection_computed_by_an_expression_is_refused_clearly():
+    xml = per_document(CAMUNDA_7.format(collection="${registry.documentsOf(applicant)}"))
+    (problem,) = [d for d in check_executable(read_model(load_bytes(xml, "m.bpmn"))).diagnostics
+                  if d.severity == "error"]
+    assert problem.element_id == "check" and "a Camunda collection that names a variable" in problem.message
