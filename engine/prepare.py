@@ -35,6 +35,10 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   the collection is a plain variable, those two are added (the collection
   replacing any ``loopCardinality``, as in Camunda); a collection computed by
   an expression is left as it is, and the check says why it cannot run.
+* **Camunda (JUEL) expressions.** A condition, completion condition or loop
+  cardinality written as a simple JUEL expression (``${approved}``,
+  ``${clarified == 'yes'}``) is replaced by its Python (``engine.juel``);
+  one it does not translate is left, and the check refuses the model.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -53,6 +57,7 @@ from collections import defaultdict
 from lxml import etree
 
 from bpmn.load import BPMN_NS
+from engine import juel
 
 _Q = f"{{{BPMN_NS}}}"
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
@@ -86,6 +91,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     _inline_definition_refs(tree, ids)
     _camunda_collections(tree)
+    _juel_expressions(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
         _signal_ends(container, ids)
@@ -150,6 +156,19 @@ def _camunda_collections(tree: etree._Element) -> None:
             item.set("id", variable)  # the library's variable is the item's id
             item.set("name", variable)
             ref.addnext(item)
+
+
+# Where BPMN holds an expression the engine evaluates, and a Camunda model may have written JUEL.
+JUEL_TRANSLATED = frozenset({"conditionExpression", "condition", "completionCondition", "loopCardinality",
+                             "loopCondition"})
+
+
+def _juel_expressions(tree: etree._Element) -> None:
+    for el in tree.iter():
+        if isinstance(el.tag, str) and _local(el) in JUEL_TRANSLATED and el.text and juel.is_juel(el.text):
+            translated = juel.to_python(el.text)
+            if translated is not None:
+                el.text = translated
 
 
 def _local(el: etree._Element) -> str:

@@ -16,6 +16,10 @@ running anything:
   parameter values, message and signal payload expressions,
 - Camunda ``camunda:script`` (the engine does not run these: warnings only).
 
+A condition, completion condition or loop cardinality written as a simple
+Camunda (JUEL) expression is checked as the Python ``engine.juel`` makes of
+it, which is what the engine runs; any other JUEL is refused.
+
 ``instructionsForEndUser`` is Jinja text for the sandboxed template engine,
 not Python, and is skipped.
 """
@@ -32,6 +36,8 @@ from lxml import etree
 from bpmn.diagnostics import Diagnostic, Severity
 from bpmn.load import BPMN_NS
 from bpmn.model import ACTIVITY_TAGS, EVENT_TAGS, GATEWAY_TAGS, Model, local
+from engine import juel
+from engine.prepare import JUEL_TRANSLATED
 from engine.sandbox import Mode, Sandbox, ScriptError
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -184,8 +190,13 @@ def _check(sandbox: Sandbox, code: _Code) -> list[Diagnostic]:
     label = f"{code.what} of {_label(el)}"
     if code.mode == "eval":
         if _JUEL.match(text):
-            return [_diag(el, "script.language", f"{label} looks like a Camunda (JUEL) expression "
-                          f"`{text.strip()[:60]}`; write it in Python, e.g. `approved == True`", code.severity)]
+            translated = juel.to_python(text) if local(el) in JUEL_TRANSLATED else None
+            if translated is None:
+                return [_diag(el, "script.language", f"{label} looks like a Camunda (JUEL) expression "
+                              f"`{text.strip()[:60]}` that the engine does not translate (it translates variables, "
+                              "literals, comparisons, &&, ||, ! and .equals); write it in Python, "
+                              "e.g. `approved == True`", code.severity)]
+            text = translated  # what the engine will evaluate (engine.prepare translates it the same way)
         if _FEEL.match(text):
             return [_diag(el, "script.language", f"{label} looks like a FEEL expression "
                           f"`{text.strip()[:60]}`; write it in Python", code.severity)]

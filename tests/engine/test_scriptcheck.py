@@ -64,8 +64,8 @@ def test_syntax_errors_in_conditions():
 
 
 @pytest.mark.parametrize(("condition", "attrs", "code"), [
-    ("${approved}", "", "script.language"),
-    ("#{amount > 10}", "", "script.language"),
+    ("${approved ? 1 : 2}", "", "script.language"),
+    ("#{amount.compareTo(10) > 0}", "", "script.language"),
     ("=amount > 10", "", "script.language"),
     ("approved == true", 'language="groovy"', "script.language"),
     ("amount.compareTo(10) > 0", "", "script.forbidden"),
@@ -75,6 +75,24 @@ def test_conditions_in_other_languages(condition: str, attrs: str, code: str):
   <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression" {attrs}>{condition}</bpmn:conditionExpression>
 </bpmn:sequenceFlow>''')
     assert _codes(check_model_scripts(model)) == [("error", code, "f1")]
+
+
+@pytest.mark.parametrize("condition", ["${approved}", "#{amount &gt; 10 &amp;&amp; !urgent}", "${status.equals('OK')}"])
+def test_simple_camunda_conditions_are_checked_as_the_python_they_become(condition: str):
+    model = _model(f'''<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b">
+  <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>
+</bpmn:sequenceFlow>''')
+    assert check_model_scripts(model) == []
+
+
+def test_a_camunda_condition_the_engine_does_not_translate_says_what_it_translates():
+    model = _model('''<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b">
+  <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">${empty documents}</bpmn:conditionExpression>
+</bpmn:sequenceFlow>''')
+    [d] = check_model_scripts(model)
+    assert _codes([d]) == [("error", "script.language", "f1")]
+    assert "does not translate" in d.message and "&&, ||, ! and .equals" in d.message
+    assert d.line == _line_of(model, "empty documents")
 
 
 def test_a_conditional_event_without_a_condition_is_an_error_and_an_empty_flow_condition_is_not():
