@@ -169,8 +169,8 @@ def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Bi
                 out.append(Diagnostic(
                     "info", CALL_LINKED,
                     f"the {describe_node(node)} calls the process {called} of another model: an instance runs "
-                    f"{binding.describe()} holding it as deployed when the instance starts (now {view.key} "
-                    f"version {view.number}) and keeps that version", node.id, node.line))
+                    f"{binding.describe()} of it, as deployed when the instance starts (now {view.key} "
+                    f"version {view.number}), and keeps that version", node.id, node.line))
     return out
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
 Hook = Callable[[Any], None]
@@ -34,9 +34,7 @@ _BEFORE_COMMIT: list[Hook] = []
 def before_commit(hook: Hook) -> None:
     """Call ``hook(session)`` just before every transaction commits (a :class:`Transaction` or a ``Session``)."""
     _BEFORE_COMMIT.append(hook)
-    from sqlalchemy import event
-
-    event.listen(Session, "before_commit", hook)
+    event.listen(Session, "before_commit", hook)  # for a plain ORM session (``Database.sessions``)
 
 
 class Transaction:
