@@ -35,6 +35,17 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   the collection is a plain variable, those two are added (the collection
   replacing any ``loopCardinality``, as in Camunda); a collection computed by
   an expression is left as it is, and the check says why it cannot run.
+* **Camunda external tasks.** A service or send task that Camunda 7 hands to
+  an external worker (``camunda:type="external" camunda:topic="T"``), or
+  Camunda 8 to a job worker (``<zeebe:taskDefinition type="T"/>``), calls the
+  service operator ``T`` here, as a job (a handler, a connector for
+  ``inquiry/...`` operators, or ``--mock`` in a dry run answers it). Its
+  input parameters (``camunda:inputParameter``, ``zeebe:input``) become the
+  operator's parameters when each is a literal, a variable or a simple JUEL
+  expression; a map the operator returns is merged into the case data, as an
+  external worker's variables are (anything else goes to ``<task id>_result``).
+  A task computed otherwise (a Java class, a delegate, an expression, a
+  parameter the engine cannot evaluate) is left as it is and refused.
 * **Camunda (JUEL) expressions.** A condition, completion condition or loop
   cardinality written as a simple JUEL expression (``${approved}``,
   ``${clarified == 'yes'}``) is replaced by its Python (``engine.juel``);
@@ -92,6 +103,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _inline_definition_refs(tree, ids)
     _camunda_collections(tree)
     _juel_expressions(tree)
+    _external_tasks(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
         _signal_ends(container, ids)
@@ -156,6 +168,74 @@ def _camunda_collections(tree: etree._Element) -> None:
             item.set("id", variable)  # the library's variable is the item's id
             item.set("name", variable)
             ref.addnext(item)
+
+
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
+# The result variable of an external task's operator: a map result is merged into the task's data.
+MERGE_RESULT = "panjereh__merge_result"
+_EXTERNAL_TAGS = (f"{_Q}serviceTask", f"{_Q}sendTask")
+
+
+def _external_topic(task: etree._Element) -> str | None:
+    if task.get(f"{{{CAMUNDA_NS}}}type") == "external":
+        topic = task.get(f"{{{CAMUNDA_NS}}}topic")
+    else:
+        definition = task.find(f"{_Q}extensionElements/{{{ZEEBE_NS}}}taskDefinition")
+        topic = definition.get("type") if definition is not None else None
+    topic = (topic or "").strip()
+    return topic if topic and not topic.startswith(("=", "${", "#{")) else None
+
+
+def _external_parameters(task: etree._Element) -> dict[str, str] | None:
+    """name -> Python expression of each input parameter; None if one cannot be evaluated here."""
+    out: dict[str, str] = {}
+    ext = f"{_Q}extensionElements/"
+    for param in task.findall(f"{ext}{{{CAMUNDA_NS}}}inputOutput/{{{CAMUNDA_NS}}}inputParameter"):
+        name, text = (param.get("name") or "").strip(), param.text or ""
+        if not name.isidentifier() or len(param):  # a list, a map or a script
+            return None
+        expression = juel.to_python(text) if juel.is_juel(text) else repr(text)
+        if expression is None:
+            return None
+        out[name] = expression
+    for mapping in task.findall(f"{ext}{{{ZEEBE_NS}}}ioMapping/{{{ZEEBE_NS}}}input"):
+        target, source = (mapping.get("target") or "").strip(), (mapping.get("source") or "").strip()
+        if not target.isidentifier():
+            return None
+        if not source.startswith("="):
+            out[target] = repr(source)
+            continue
+        plain = plain_collection(source)  # =name
+        literal = re.fullmatch(r'=\s*"([^"\\]*)"\s*', source)
+        if plain is None and literal is None:
+            return None
+        out[target] = plain if plain is not None else repr(literal.group(1))
+    return out
+
+
+def _external_tasks(tree: etree._Element) -> None:
+    for tag in _EXTERNAL_TAGS:
+        for task in tree.iter(tag):
+            if task.find(f"{_Q}extensionElements/{{{SPIFF_NS}}}serviceTaskOperator") is not None:
+                continue
+            topic = _external_topic(task)
+            parameters = _external_parameters(task) if topic else None
+            if topic is None or parameters is None:
+                continue
+            ext = task.find(f"{_Q}extensionElements")
+            if ext is None:
+                ext = etree.Element(f"{_Q}extensionElements")
+                task.insert(1 if len(task) and etree.QName(task[0]).localname == "documentation" else 0, ext)
+            operator = etree.SubElement(ext, f"{{{SPIFF_NS}}}serviceTaskOperator")
+            operator.set("id", topic)
+            operator.set("resultVariable", MERGE_RESULT)
+            if parameters:
+                holder = etree.SubElement(operator, f"{{{SPIFF_NS}}}parameters")
+                for name, expression in parameters.items():
+                    param = etree.SubElement(holder, f"{{{SPIFF_NS}}}parameter")
+                    param.set("id", name)
+                    param.set("type", "any")
+                    param.set("value", expression)
 
 
 # Where BPMN holds an expression the engine evaluates, and a Camunda model may have written JUEL.

@@ -169,7 +169,7 @@ from bpmn.model import Model, Process, SequenceFlow
 from bpmn.references import EVENT_REFS, ElementIndex, exec_severity, kind_name, named
 from engine.clock import Clock
 from engine.errors import InvalidState, NotFound
-from engine.prepare import is_added, original_id, prepare_for_engine
+from engine.prepare import MERGE_RESULT, is_added, original_id, prepare_for_engine
 from engine.sandbox import Sandbox, ScriptError
 
 NOT_BUILDABLE = "exec.not_buildable"
@@ -1652,7 +1652,14 @@ class LiveInstance:
 
         def act() -> None:
             self._isolate(task)
-            task.data[task.task_spec.result_variable] = copy_data(result)
+            variable = task.task_spec.result_variable
+            if variable == MERGE_RESULT:  # an external task: its worker's variables join the case data
+                if isinstance(result, dict):
+                    task.data.update(copy_data(result))
+                else:
+                    task.data[f"{_element(task)}_result"] = copy_data(result)
+            else:
+                task.data[variable] = copy_data(result)
             task.complete()
             self._record(task, completed)
             self._watch(task)
@@ -2375,8 +2382,9 @@ _EXPLAINED: list[tuple[re.Pattern[str], str]] = [(re.compile(p, re.S), t) for p,
      "{who} catches nothing the engine supports (it must catch an error, message, signal, timer, "
      "escalation, cancel or condition; compensation and link boundary events are not supported)"),
     (r"^A Service Task must have an operator",
-     "{who} does not name the service or inquiry it calls (spiffworkflow:serviceTaskOperator); "
-     "Camunda classes, expressions and external topics cannot be run"),
+     "{who} does not name the service or inquiry it calls (spiffworkflow:serviceTaskOperator, or a Camunda "
+     "external topic whose input parameters are literals, variables or simple expressions); Camunda Java "
+     "classes, delegates and expressions cannot be run"),
     (r"^Data Store name is missing", "a data store has no name"),
     (r"^Data Store identifier is missing", "a data store has no id"),
     (r"^Cannot resolve dataInputAssociation",

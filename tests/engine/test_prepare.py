@@ -195,3 +195,58 @@ def test_a_camunda_collection_computed_by_an_expression_is_refused_clearly():
     (problem,) = [d for d in check_executable(read_model(load_bytes(xml, "m.bpmn"))).diagnostics
                   if d.severity == "error"]
     assert problem.element_id == "check" and "a Camunda collection that names a variable" in problem.message
+
+
+def external_task(task: str) -> bytes:
+    """A process calling one Camunda external task, then ending."""
+    return doc('<bpmn:startEvent id="s"/>' + task + '<bpmn:endEvent id="e"/>'
+               '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="check"/>'
+               '<bpmn:sequenceFlow id="f2" sourceRef="check" targetRef="e"/>')
+
+
+CAMUNDA_EXTERNAL = (
+    '<bpmn:serviceTask id="check" name="استعلام اعتبار" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" '
+    'camunda:type="external" camunda:topic="bank/credit_check"><bpmn:extensionElements><camunda:inputOutput>'
+    '<camunda:inputParameter name="code">${applicant.national_code}</camunda:inputParameter>'
+    '<camunda:inputParameter name="speed">fast</camunda:inputParameter>'
+    '</camunda:inputOutput></bpmn:extensionElements></bpmn:serviceTask>')
+ZEEBE_JOB = (
+    '<bpmn:serviceTask id="check" name="استعلام اعتبار"><bpmn:extensionElements>'
+    '<zeebe:taskDefinition xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" type="bank/credit_check"/>'
+    '<zeebe:ioMapping xmlns:zeebe="http://camunda.org/schema/zeebe/1.0">'
+    '<zeebe:input source="=applicant_code" target="code"/><zeebe:input source="=&quot;fast&quot;" target="speed"/>'
+    '</zeebe:ioMapping></bpmn:extensionElements></bpmn:serviceTask>')
+
+
+@pytest.mark.parametrize(("task", "data"), [
+    (CAMUNDA_EXTERNAL, {"applicant": {"national_code": "0499370899"}}),
+    (ZEEBE_JOB, {"applicant_code": "0499370899"}),
+], ids=["camunda-7-external-task", "camunda-8-job"])
+def test_an_external_task_calls_its_topic_as_an_operator_and_merges_what_comes_back(task: str, data: dict):
+    live, _, _ = make(external_task(task), data=data)
+    assert live.advance().failure is None
+    (call,) = live.snapshot().services
+    assert (call.element_id, call.operator, dict(call.parameters), call.problem) == \
+        ("check", "bank/credit_check", {"code": "0499370899", "speed": "fast"}, None)
+    assert live.complete_service(call.key, {"credit_ok": True, "limit": 500}).failure is None
+    assert live.finished and (live.data["credit_ok"], live.data["limit"]) == (True, 500)
+
+
+def test_an_external_task_answering_something_else_than_a_map_keeps_it_under_its_id():
+    live, _, _ = make(external_task(CAMUNDA_EXTERNAL), data={"applicant": {"national_code": "1"}})
+    live.advance()
+    (call,) = live.snapshot().services
+    live.complete_service(call.key, ["a", "b"])
+    assert live.data["check_result"] == ["a", "b"]
+
+
+@pytest.mark.parametrize("task", [
+    '<bpmn:serviceTask id="check" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:class="com.acme.Check"/>',
+    CAMUNDA_EXTERNAL.replace("${applicant.national_code}", "${registry.lookup(applicant)}"),
+    CAMUNDA_EXTERNAL.replace('camunda:topic="bank/credit_check"', 'camunda:topic="${topicOf(x)}"'),
+], ids=["java-class", "parameter-with-a-call", "computed-topic"])
+def test_a_service_task_the_engine_cannot_call_is_refused(task: str):
+    errors = [d for d in check_executable(read_model(load_bytes(external_task(task), "m.bpmn"))).diagnostics
+              if d.severity == "error"]
+    assert [d.element_id for d in errors] == ["check"]
+    assert "Camunda Java classes, delegates and expressions cannot be run" in errors[0].message
