@@ -46,10 +46,15 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   external worker's variables are (anything else goes to ``<task id>_result``).
   A task computed otherwise (a Java class, a delegate, an expression, a
   parameter the engine cannot evaluate) is left as it is and refused.
-* **Camunda (JUEL) expressions.** A condition, completion condition or loop
-  cardinality written as a simple JUEL expression (``${approved}``,
-  ``${clarified == 'yes'}``) is replaced by its Python (``engine.juel``);
-  one it does not translate is left, and the check refuses the model.
+* **Camunda (JUEL) expressions.** A condition, completion condition, loop
+  cardinality or timer written as a simple JUEL expression (``${approved}``,
+  ``${clarified == 'yes'}``, ``${deadline}``) is replaced by its Python
+  (``engine.juel``); one it does not translate is left, and the check
+  refuses the model.
+* **Bare ISO 8601 timers.** Most modelling tools write a timer as the ISO
+  text itself (``P7D``, ``R3/PT10M``, ``2026-03-21T09:00:00``), which BPMN
+  allows; the library evaluates a timer as Python, where that text is no
+  value at all. Such a timer is put in quotes.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -240,15 +245,31 @@ def _external_tasks(tree: etree._Element) -> None:
 
 # Where BPMN holds an expression the engine evaluates, and a Camunda model may have written JUEL.
 JUEL_TRANSLATED = frozenset({"conditionExpression", "condition", "completionCondition", "loopCardinality",
-                             "loopCondition"})
+                             "loopCondition", "timeDate", "timeDuration", "timeCycle"})
+TIMERS = frozenset({"timeDate", "timeDuration", "timeCycle"})
+# A bare ISO 8601 date, duration or cycle (as tools write timers), which Python would read as names or
+# a syntax error.
+ISO_BARE = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/\S*)?$", re.IGNORECASE)
+
+
+def quoted_timer(text: str) -> str | None:
+    """The Python string literal of a bare ISO 8601 timer text, or None if ``text`` is not one."""
+    bare = text.strip()
+    return repr(bare) if ISO_BARE.match(bare) else None
 
 
 def _juel_expressions(tree: etree._Element) -> None:
     for el in tree.iter():
-        if isinstance(el.tag, str) and _local(el) in JUEL_TRANSLATED and el.text and juel.is_juel(el.text):
+        if not (isinstance(el.tag, str) and _local(el) in JUEL_TRANSLATED and el.text):
+            continue
+        if juel.is_juel(el.text):
             translated = juel.to_python(el.text)
             if translated is not None:
                 el.text = translated
+        elif _local(el) in TIMERS:
+            quoted = quoted_timer(el.text)
+            if quoted is not None:
+                el.text = quoted
 
 
 def _local(el: etree._Element) -> str:

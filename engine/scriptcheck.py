@@ -37,7 +37,7 @@ from bpmn.diagnostics import Diagnostic, Severity
 from bpmn.load import BPMN_NS
 from bpmn.model import ACTIVITY_TAGS, EVENT_TAGS, GATEWAY_TAGS, Model, local
 from engine import juel
-from engine.prepare import JUEL_TRANSLATED
+from engine.prepare import JUEL_TRANSLATED, TIMERS, quoted_timer
 from engine.sandbox import Mode, Sandbox, ScriptError
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -64,13 +64,10 @@ _EXPRESSIONS: dict[tuple[str, str], tuple[str, Mode]] = {
     (SPIFF_NS, "payloadExpression"): ("the payload expression", "eval"),
 }
 _REFERENCES = {(BPMN_NS, "loopDataInputRef"): "the loop input", (SPIFF_NS, "messageVariable"): "the message variable"}
-_TIMERS = frozenset({"timeDate", "timeDuration", "timeCycle"})
 
 # Written for Camunda or Zeebe, not Python.
 _JUEL = re.compile(r"^\s*[$#]\{")
 _FEEL = re.compile(r"^\s*=")
-# A bare ISO 8601 date, duration or cycle, which Python would read as names or a syntax error.
-_ISO_BARE = re.compile(r"^(R\d*/)?(P[0-9YMWDTHS.,]+|\d{4}-\d{2}-\d{2}[0-9T:.+\-Z]*)(/\S*)?$", re.IGNORECASE)
 _CRON = re.compile(r"^\s*[0-9*?/,LW#A-Z-]+(\s+[0-9*?/,LW#A-Z-]+){4,6}\s*$")
 _DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?", re.IGNORECASE)
 _MAX_TIMER_MONTHS = 1200   # SpiffWorkflow walks a duration month by month
@@ -200,10 +197,9 @@ def _check(sandbox: Sandbox, code: _Code) -> list[Diagnostic]:
         if _FEEL.match(text):
             return [_diag(el, "script.language", f"{label} looks like a FEEL expression "
                           f"`{text.strip()[:60]}`; write it in Python", code.severity)]
-        if local(el) in _TIMERS and _ISO_BARE.match(text.strip()):
-            return [_diag(el, "script.timer", f"{label} `{text.strip()}` is evaluated as Python: put it in "
-                          f"quotes, '{text.strip()}'", code.severity)]
-        if local(el) in _TIMERS and _CRON.match(text):
+        if local(el) in TIMERS:
+            text = quoted_timer(text) or text  # a bare ISO text, as engine.prepare quotes it
+        if local(el) in TIMERS and _CRON.match(text):
             return [_diag(el, "script.timer", f"{label} `{text.strip()}` looks like a cron expression; "
                           "SpiffWorkflow timers take ISO 8601 ('R/PT5M')", code.severity)]
     problems = sandbox.check(text, code.mode)
@@ -214,15 +210,15 @@ def _check(sandbox: Sandbox, code: _Code) -> list[Diagnostic]:
             line += p.line - 1
         out.append(Diagnostic(code.severity, f"script.{p.kind}", f"{label}: {p.message}",
                               _owner_id(el), line))
-    if not problems and local(el) in _TIMERS:
-        out.extend(_timer_value(sandbox, code, label))
+    if not problems and local(el) in TIMERS:
+        out.extend(_timer_value(sandbox, code, label, text))
     return out
 
 
-def _timer_value(sandbox: Sandbox, code: _Code, label: str) -> list[Diagnostic]:
+def _timer_value(sandbox: Sandbox, code: _Code, label: str, text: str) -> list[Diagnostic]:
     """A constant timer string whose duration would make SpiffWorkflow loop for ages."""
     try:
-        value = sandbox.evaluate(code.text, {})
+        value = sandbox.evaluate(text, {})
     except ScriptError:
         return []   # depends on task data: checked when it runs
     if not isinstance(value, str):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from lxml import etree
 
@@ -250,3 +252,24 @@ def test_a_service_task_the_engine_cannot_call_is_refused(task: str):
               if d.severity == "error"]
     assert [d.element_id for d in errors] == ["check"]
     assert "Camunda Java classes, delegates and expressions cannot be run" in errors[0].message
+
+
+def _deadline(duration: str) -> bytes:
+    return doc('<bpmn:startEvent id="s"/><bpmn:userTask id="review" name="بررسی"/>'
+               '<bpmn:boundaryEvent id="late" attachedToRef="review"><bpmn:timerEventDefinition>'
+               f'<bpmn:timeDuration>{duration}</bpmn:timeDuration></bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+               '<bpmn:endEvent id="e1"/><bpmn:endEvent id="e2"/>'
+               '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="review"/>'
+               '<bpmn:sequenceFlow id="f2" sourceRef="review" targetRef="e1"/>'
+               '<bpmn:sequenceFlow id="f3" sourceRef="late" targetRef="e2"/>')
+
+
+@pytest.mark.parametrize(("duration", "data"), [("P3D", {}), ("${allowed}", {"allowed": "P3D"}),
+                                                 ("'P3D'", {})], ids=["bare-iso", "juel-variable", "python"])
+def test_a_timer_written_as_tools_write_it_is_due_when_it_says(duration: str, data: dict):
+    xml = _deadline(duration)
+    assert check_executable(read_model(load_bytes(xml, "m.bpmn"))).buildable == ["p"]
+    live, _, clock = make(xml, data=data)
+    assert live.advance().failure is None
+    (timer,) = live.snapshot().timers
+    assert (timer.element_id, timer.due_at) == ("late", clock.now() + timedelta(days=3))

@@ -117,12 +117,14 @@ def test_python_conditions_pass():
 
 
 @pytest.mark.parametrize(("kind", "text", "code"), [
-    ("timeDuration", "PT1H", "script.timer"),
-    ("timeCycle", "R3/PT10M", "script.timer"),
-    ("timeDate", "2036-11-14T11:12:22", "script.timer"),
+    ("timeDuration", "PT1H", None),                 # bare ISO 8601, as tools write it: quoted by engine.prepare
+    ("timeCycle", "R3/PT10M", None),
+    ("timeDate", "2036-11-14T11:12:22", None),
+    ("timeDuration", "P500Y", "script.timer"),       # quoted, then too long
     ("timeCycle", "0 0/5 * * * ?", "script.timer"),
     ("timeDuration", "'P500Y'", "script.timer"),
-    ("timeDuration", "${duration}", "script.language"),
+    ("timeDuration", "${duration}", None),           # simple JUEL: the variable
+    ("timeDuration", "${dates.next()}", "script.language"),
     ("timeDuration", "__import__('os')", "script.forbidden"),
     ("timeDuration", "'PT1H'", None),
     ("timeDuration", "duration(days=3)", None),
