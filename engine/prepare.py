@@ -46,10 +46,11 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   external worker's variables are (anything else goes to ``<task id>_result``).
   A task computed otherwise (a Java class, a delegate, an expression, a
   parameter the engine cannot evaluate) is left as it is and refused.
-* **Camunda (JUEL) expressions.** A condition, completion condition, loop
-  cardinality or timer written as a simple JUEL expression (``${approved}``,
-  ``${clarified == 'yes'}``, ``${deadline}``) is replaced by its Python
-  (``engine.juel``); one it does not translate is left, and the check
+* **Other engines' expressions.** A condition, completion condition, loop
+  cardinality or timer written as a simple JUEL (``${approved}``,
+  ``${deadline}``), FEEL (``= status = "OK"``) or XPath
+  (``bpmn:getDataObject('approved')``) expression is replaced by its Python
+  (``engine.expressions``); one it does not translate is left, and the check
   refuses the model.
 * **Bare ISO 8601 timers.** Most modelling tools write a timer as the ISO
   text itself (``P7D``, ``R3/PT10M``, ``2026-03-21T09:00:00``), which BPMN
@@ -73,7 +74,7 @@ from collections import defaultdict
 from lxml import etree
 
 from bpmn.load import BPMN_NS
-from engine import juel
+from engine import expressions
 
 _Q = f"{{{BPMN_NS}}}"
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
@@ -107,7 +108,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     _inline_definition_refs(tree, ids)
     _camunda_collections(tree)
-    _juel_expressions(tree)
+    _foreign_expressions(tree)
     _external_tasks(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _links(container, ids)
@@ -199,7 +200,7 @@ def _external_parameters(task: etree._Element) -> dict[str, str] | None:
         name, text = (param.get("name") or "").strip(), param.text or ""
         if not name.isidentifier() or len(param):  # a list, a map or a script
             return None
-        expression = juel.to_python(text) if juel.is_juel(text) else repr(text)
+        expression = expressions.juel_to_python(text) if expressions.is_juel(text) else repr(text)
         if expression is None:
             return None
         out[name] = expression
@@ -243,8 +244,8 @@ def _external_tasks(tree: etree._Element) -> None:
                     param.set("value", expression)
 
 
-# Where BPMN holds an expression the engine evaluates, and a Camunda model may have written JUEL.
-JUEL_TRANSLATED = frozenset({"conditionExpression", "condition", "completionCondition", "loopCardinality",
+# Where BPMN holds an expression the engine evaluates, and a model may have written JUEL, FEEL or XPath.
+TRANSLATED = frozenset({"conditionExpression", "condition", "completionCondition", "loopCardinality",
                              "loopCondition", "timeDate", "timeDuration", "timeCycle"})
 TIMERS = frozenset({"timeDate", "timeDuration", "timeCycle"})
 # A bare ISO 8601 date, duration or cycle (as tools write timers), which Python would read as names or
@@ -258,14 +259,16 @@ def quoted_timer(text: str) -> str | None:
     return repr(bare) if ISO_BARE.match(bare) else None
 
 
-def _juel_expressions(tree: etree._Element) -> None:
+def _foreign_expressions(tree: etree._Element) -> None:
     for el in tree.iter():
-        if not (isinstance(el.tag, str) and _local(el) in JUEL_TRANSLATED and el.text):
+        if not (isinstance(el.tag, str) and _local(el) in TRANSLATED and el.text):
             continue
-        if juel.is_juel(el.text):
-            translated = juel.to_python(el.text)
+        language = expressions.language_of(el.text, el.get("language"))
+        if language is not None:
+            translated = expressions.translate(language, el.text)
             if translated is not None:
                 el.text = translated
+                el.attrib.pop("language", None)
         elif _local(el) in TIMERS:
             quoted = quoted_timer(el.text)
             if quoted is not None:

@@ -16,9 +16,10 @@ running anything:
   parameter values, message and signal payload expressions,
 - Camunda ``camunda:script`` (the engine does not run these: warnings only).
 
-A condition, completion condition or loop cardinality written as a simple
-Camunda (JUEL) expression is checked as the Python ``engine.juel`` makes of
-it, which is what the engine runs; any other JUEL is refused.
+A condition, completion condition, loop cardinality or timer written as a
+simple JUEL, FEEL or XPath expression is checked as the Python
+``engine.expressions`` makes of it, which is what the engine runs; any other
+is refused.
 
 ``instructionsForEndUser`` is Jinja text for the sandboxed template engine,
 not Python, and is skipped.
@@ -36,8 +37,8 @@ from lxml import etree
 from bpmn.diagnostics import Diagnostic, Severity
 from bpmn.load import BPMN_NS
 from bpmn.model import ACTIVITY_TAGS, EVENT_TAGS, GATEWAY_TAGS, Model, local
-from engine import juel
-from engine.prepare import JUEL_TRANSLATED, TIMERS, quoted_timer
+from engine import expressions
+from engine.prepare import TIMERS, TRANSLATED, quoted_timer
 from engine.sandbox import Mode, Sandbox, ScriptError
 
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -65,9 +66,6 @@ _EXPRESSIONS: dict[tuple[str, str], tuple[str, Mode]] = {
 }
 _REFERENCES = {(BPMN_NS, "loopDataInputRef"): "the loop input", (SPIFF_NS, "messageVariable"): "the message variable"}
 
-# Written for Camunda or Zeebe, not Python.
-_JUEL = re.compile(r"^\s*[$#]\{")
-_FEEL = re.compile(r"^\s*=")
 _CRON = re.compile(r"^\s*[0-9*?/,LW#A-Z-]+(\s+[0-9*?/,LW#A-Z-]+){4,6}\s*$")
 _DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?", re.IGNORECASE)
 _MAX_TIMER_MONTHS = 1200   # SpiffWorkflow walks a duration month by month
@@ -115,7 +113,7 @@ def _find_code(root: etree._Element, out: list[Diagnostic]) -> Iterator[_Code]:
             yield from _script_task(el, out)
         elif key in _EXPRESSIONS:
             what, mode = _EXPRESSIONS[key]
-            if not _python(el.get("language")):   # tFormalExpression's language
+            if not _python(el.get("language")) and expressions.language_of(el.text or "", el.get("language")) is None:
                 out.append(_diag(el, "script.language", f"{what} of {_label(el)} is written in "
                                  f"`{el.get('language')}`; the engine evaluates only Python"))
                 continue
@@ -186,17 +184,15 @@ def _check(sandbox: Sandbox, code: _Code) -> list[Diagnostic]:
     el, text = code.element, code.text
     label = f"{code.what} of {_label(el)}"
     if code.mode == "eval":
-        if _JUEL.match(text):
-            translated = juel.to_python(text) if local(el) in JUEL_TRANSLATED else None
+        language = expressions.language_of(text, el.get("language"))
+        if language is not None:
+            translated = expressions.translate(language, text) if local(el) in TRANSLATED else None
             if translated is None:
-                return [_diag(el, "script.language", f"{label} looks like a Camunda (JUEL) expression "
-                              f"`{text.strip()[:60]}` that the engine does not translate (it translates variables, "
-                              "literals, comparisons, &&, ||, ! and .equals); write it in Python, "
+                return [_diag(el, "script.language", f"{label} is a {language} expression `{text.strip()[:60]}` "
+                              "that the engine does not translate (it translates variables, literals, "
+                              "comparisons, and, or, not, and JUEL's .equals); write it in Python, "
                               "e.g. `approved == True`", code.severity)]
             text = translated  # what the engine will evaluate (engine.prepare translates it the same way)
-        if _FEEL.match(text):
-            return [_diag(el, "script.language", f"{label} looks like a FEEL expression "
-                          f"`{text.strip()[:60]}`; write it in Python", code.severity)]
         if local(el) in TIMERS:
             text = quoted_timer(text) or text  # a bare ISO text, as engine.prepare quotes it
         if local(el) in TIMERS and _CRON.match(text):

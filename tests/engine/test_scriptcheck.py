@@ -66,7 +66,8 @@ def test_syntax_errors_in_conditions():
 @pytest.mark.parametrize(("condition", "attrs", "code"), [
     ("${approved ? 1 : 2}", "", "script.language"),
     ("#{amount.compareTo(10) > 0}", "", "script.language"),
-    ("=amount > 10", "", "script.language"),
+    ("= some x in xs satisfies x > 1", "", "script.language"),
+    ("count(//item) &gt; 1", 'language="http://www.w3.org/1999/XPath"', "script.language"),
     ("approved == true", 'language="groovy"', "script.language"),
     ("amount.compareTo(10) > 0", "", "script.forbidden"),
 ])
@@ -77,7 +78,8 @@ def test_conditions_in_other_languages(condition: str, attrs: str, code: str):
     assert _codes(check_model_scripts(model)) == [("error", code, "f1")]
 
 
-@pytest.mark.parametrize("condition", ["${approved}", "#{amount &gt; 10 &amp;&amp; !urgent}", "${status.equals('OK')}"])
+@pytest.mark.parametrize("condition", ["${approved}", "#{amount &gt; 10 &amp;&amp; !urgent}", "${status.equals('OK')}",
+                                       '= status = "OK"'])
 def test_simple_camunda_conditions_are_checked_as_the_python_they_become(condition: str):
     model = _model(f'''<bpmn:sequenceFlow id="f1" sourceRef="a" targetRef="b">
   <bpmn:conditionExpression xsi:type="bpmn:tFormalExpression">{condition}</bpmn:conditionExpression>
@@ -91,7 +93,7 @@ def test_a_camunda_condition_the_engine_does_not_translate_says_what_it_translat
 </bpmn:sequenceFlow>''')
     [d] = check_model_scripts(model)
     assert _codes([d]) == [("error", "script.language", "f1")]
-    assert "does not translate" in d.message and "&&, ||, ! and .equals" in d.message
+    assert "JUEL expression" in d.message and "does not translate" in d.message
     assert d.line == _line_of(model, "empty documents")
 
 

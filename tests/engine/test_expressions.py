@@ -1,10 +1,10 @@
-"""engine.juel: simple Camunda expressions become the Python the sandbox runs; the rest is refused."""
+"""engine.expressions: simple JUEL, FEEL and XPath become the Python the sandbox runs; the rest is refused."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.juel import to_python
+from engine.expressions import feel_to_python, juel_to_python, language_of, xpath_to_python
 from engine.sandbox import Sandbox
 from tests.engine.test_runtime_spiff import doc, make
 
@@ -31,7 +31,7 @@ from tests.engine.test_runtime_spiff import doc, make
     ("${-x > 3}", "- x > 3"),
 ])
 def test_simple_expressions_are_translated(juel: str, python: str):
-    assert to_python(juel) == python
+    assert juel_to_python(juel) == python
     assert Sandbox().check(python, "eval") == []
 
 
@@ -49,7 +49,7 @@ def test_simple_expressions_are_translated(juel: str, python: str):
     "${(a}", "${a)}", "${a @ b}", "approved",
 ])
 def test_anything_else_is_refused(juel: str):
-    assert to_python(juel) is None
+    assert juel_to_python(juel) is None
 
 
 def _gateway(condition: str) -> bytes:
@@ -72,5 +72,67 @@ def _gateway(condition: str) -> bytes:
 ])
 def test_a_camunda_condition_routes_the_case(data, route):
     live, _, _ = make(_gateway("${approved &amp;&amp; request.kind.equals('permit')}"), data=data)
+    assert live.advance().failure is None and live.finished
+    assert live.data["route"] == route
+
+
+@pytest.mark.parametrize(("feel", "python"), [
+    ("= approved", "approved"),
+    ("=fraud", "fraud"),
+    ("= not(approved)", "not ( approved )"),
+    ('= status = "OK" and amount >= 1000', "status == 'OK' and amount >= 1000"),
+    ("= applicant.age > 17 or guardian != null", "applicant ['age'] > 17 or guardian != None"),
+    ("approved = true", "approved == True"),  # bare, as DMN's FEEL language attribute has it
+])
+def test_simple_feel_is_translated(feel: str, python: str):
+    assert feel_to_python(feel) == python
+    assert Sandbox().check(python, "eval") == []
+
+
+@pytest.mark.parametrize("feel", [
+    '= some risk in riskLevels satisfies risk = "red"', "= every x in xs satisfies x",
+    "= if a then b else c", "= count(items) > 2", "= items[1]", "= 'single quotes'", "= not(a) = b",
+    "= a = b = c",
+])
+def test_other_feel_is_refused(feel: str):
+    assert feel_to_python(feel) is None
+
+
+@pytest.mark.parametrize(("xpath", "python"), [
+    ("bpmn:getDataObject('approved')", "approved"),
+    ("not(bpmn:getDataObject('approved'))", "not ( approved )"),
+    ("bpmn:getDataObject('clarified') = 'yes'", "clarified == 'yes'"),
+    ("bpmn:getDataObject('amount') &gt; 10 and true()".replace("&gt;", ">"), "amount > 10 and True"),
+])
+def test_bpmn_xpath_data_object_conditions_are_translated(xpath: str, python: str):
+    assert xpath_to_python(xpath) == python
+    assert Sandbox().check(python, "eval") == []
+
+
+@pytest.mark.parametrize("xpath", [
+    "/process/data/approved", "bpmn:getDataObject(name)", "bpmn:getDataInput('x')", "count(//item) > 1",
+    "Vacation Approval = \"Approved\"", "not(bpmn:getDataObject('a')) = true()",
+])
+def test_other_xpath_is_refused(xpath: str):
+    assert xpath_to_python(xpath) is None
+
+
+@pytest.mark.parametrize(("text", "attribute", "language"), [
+    ("${approved}", None, "JUEL"), ("= approved", None, "FEEL"), ("approved", None, None),
+    ("approved", "http://www.w3.org/1999/XPath", "XPath"), ("approved", "https://www.omg.org/spec/DMN/20191111/FEEL/", "FEEL"),
+    ("approved", "python", None), ("approved == 1", "text/javascript", None),
+])
+def test_the_language_comes_from_the_attribute_or_the_look(text, attribute, language):
+    assert language_of(text, attribute) == language
+
+
+@pytest.mark.parametrize(("condition", "attrs"), [
+    ('= approved and request.kind = "permit"', ""),
+    ("bpmn:getDataObject('approved') = true()", ' language="http://www.w3.org/1999/XPath"'),
+], ids=["feel", "xpath"])
+@pytest.mark.parametrize(("approved", "route"), [(True, "yes"), (False, "no")])
+def test_feel_and_xpath_conditions_route_the_case(condition, attrs, approved, route):
+    xml = _gateway(condition).replace(b"<bpmn:conditionExpression>", f"<bpmn:conditionExpression{attrs}>".encode())
+    live, _, _ = make(xml, data={"approved": approved, "request": {"kind": "permit"}})
     assert live.advance().failure is None and live.finished
     assert live.data["route"] == route
