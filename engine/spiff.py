@@ -118,6 +118,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from SpiffWorkflow.bpmn.serializer.default.workflow import TaskConverter
 from SpiffWorkflow.bpmn.serializer.workflow import VERSION as SERIALIZER_VERSION
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import AdHocSubprocessSpec
 from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit
 from SpiffWorkflow.bpmn.specs.data_spec import BpmnDataStoreSpecification
 from SpiffWorkflow.bpmn.specs.event_definitions.conditional import ConditionalEventDefinition
@@ -466,11 +467,32 @@ class _ProcessParser(_IterativeParsing, SpiffProcessParser):
             self.process_executable = True
 
 
+class _AdHocSpec(AdHocSubprocessSpec):
+    """An ad-hoc sub-process whose activities may end while others still run.
+
+    When one of its activities ends, the library merges the sub-process's data
+    into each activity still running and then removes a ``data_objects`` key
+    from it, which it assumed that data holds: with two activities that run by
+    themselves, the first to end failed the instance with
+    "KeyError: 'data_objects'".
+    """
+
+    def path_complete(self, workflow: Any, task: Task) -> None:
+        workflow.data.setdefault("data_objects", {})
+        try:
+            super().path_complete(workflow, task)
+        finally:
+            workflow.data.pop("data_objects", None)
+
+
 class _AdHocParser(_IterativeParsing, AdHocParser):
     """Ad-hoc sub-processes, parsed iteratively too, with the Spiff flavour of data objects.
 
     (The library's Spiff parser keeps the base ad-hoc parser, whose data
-    objects its own Spiff serializer cannot store.)
+    objects its own Spiff serializer cannot store.) One without a completion
+    condition ends when its activities have (BPMN); the library evaluated the
+    missing condition as code when the first of them ended, and the instance
+    failed with "the code is not text".
     """
 
     parse_data_object = SpiffProcessParser.parse_data_object
@@ -478,6 +500,13 @@ class _AdHocParser(_IterativeParsing, AdHocParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._setup_iterative()
+
+    def create_spec(self) -> Any:
+        spec = super().create_spec()
+        spec.__class__ = _AdHocSpec  # a subclass with no state of its own: only path_complete differs
+        if spec.completion_condition is None or not str(spec.completion_condition).strip():
+            spec.completion_condition = "False"  # never early: it ends when its last activity does
+        return spec
 
 
 class _StartEventParser(SpiffStartEventParser):
@@ -1087,7 +1116,7 @@ def _build_registry() -> Any:
                 CycleTimerEventDefinition: _ClockedCycle, SpiffMessageEventDefinition: _MessageEventDefinition,
                 SpiffErrorEventDefinition: _ErrorEventDefinition,
                 SpiffEscalationEventDefinition: _EscalationEventDefinition,
-                ConditionalEventDefinition: _ConditionalEventDefinition}
+                ConditionalEventDefinition: _ConditionalEventDefinition, AdHocSubprocessSpec: _AdHocSpec}
     for cls, converter in config.items():
         if cls in replaced:
             converter(replaced[cls], registry, typename=cls.__name__)

@@ -410,3 +410,26 @@ def test_a_parallel_multi_instance_runs_once_per_item_and_keeps_its_item_local()
     live, _, _ = make(_per_item(False), data={"documents": ["شناسنامه", "کارت ملی"], "seen": []})
     assert live.advance().failure is None and live.finished
     assert live.data["seen"] in (["شناسنامه"], ["کارت ملی"]) and "document" not in live.data
+
+
+# --- ad-hoc sub-processes ----------------------------------------------------------------------
+
+def _ad_hoc(condition: str) -> bytes:
+    return doc('<bpmn:startEvent id="s"/><bpmn:adHocSubProcess id="docs" name="مدارک">'
+               '<bpmn:scriptTask id="a"><bpmn:script>first = 1</bpmn:script></bpmn:scriptTask>'
+               '<bpmn:userTask id="b" name="بارگذاری"/>'
+               + (f"<bpmn:completionCondition>{condition}</bpmn:completionCondition>" if condition else "")
+               + '</bpmn:adHocSubProcess><bpmn:endEvent id="e"/>'
+               '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="docs"/>'
+               '<bpmn:sequenceFlow id="f2" sourceRef="docs" targetRef="e"/>')
+
+
+@pytest.mark.parametrize("condition", ["", "False"], ids=["no-completion-condition", "a-condition"])
+def test_an_ad_hoc_sub_process_ends_when_its_activities_have(condition: str):
+    """Its script ends while its user task still waits: the library failed there ("KeyError:
+    'data_objects'"), and with no condition at all it evaluated the missing one as code."""
+    live, specs, clock = make(_ad_hoc(condition))
+    assert live.advance().failure is None and not live.finished
+    live = reload(live, specs, Store(), clock)  # the sub-process's spec comes back from JSON as ours
+    assert live.complete_human(human(live, "b"), {"uploaded": True}).failure is None and live.finished
+    assert (live.data["first"], live.data["uploaded"]) == (1, True) and "data_objects" not in live.data
