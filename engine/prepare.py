@@ -231,7 +231,7 @@ def _external_tasks(tree: etree._Element) -> None:
             ext = task.find(f"{_Q}extensionElements")
             if ext is None:
                 ext = etree.Element(f"{_Q}extensionElements")
-                task.insert(1 if len(task) and etree.QName(task[0]).localname == "documentation" else 0, ext)
+                task.insert(1 if len(task) and task[0].tag == f"{_Q}documentation" else 0, ext)  # BPMN's order
             operator = etree.SubElement(ext, f"{{{SPIFF_NS}}}serviceTaskOperator")
             operator.set("id", topic)
             operator.set("resultVariable", MERGE_RESULT)

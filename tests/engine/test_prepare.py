@@ -273,3 +273,13 @@ def test_a_timer_written_as_tools_write_it_is_due_when_it_says(duration: str, da
     assert live.advance().failure is None
     (timer,) = live.snapshot().timers
     assert (timer.element_id, timer.due_at) == ("late", clock.now() + timedelta(days=3))
+
+
+def test_an_external_task_with_a_comment_and_documentation_first_is_prepared():
+    task = ('<bpmn:serviceTask id="check" xmlns:camunda="http://camunda.org/schema/1.0/bpmn" camunda:type="external" '
+            'camunda:topic="bank/credit_check"><!-- drawn in Camunda Modeler -->'
+            '<bpmn:documentation>استعلام اعتبار</bpmn:documentation></bpmn:serviceTask>')
+    live, _, _ = make(external_task(task))
+    assert live.advance().failure is None
+    (call,) = live.snapshot().services
+    assert (call.operator, dict(call.parameters)) == ("bank/credit_check", {})
