@@ -24,8 +24,7 @@ from typing import Any
 
 from lxml import etree
 
-from bpmn.formfields import CAMUNDA_NS, SPIFF_NS
-from bpmn.load import BPMN_NS
+from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 
 FILE_FORMAT = "data-url"
 

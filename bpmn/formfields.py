@@ -23,11 +23,8 @@ from typing import Any
 
 from lxml import etree
 
-from bpmn.load import Source
+from bpmn.load import CAMUNDA_NS, SPIFF_NS, ZEEBE_NS, Source
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 FILE_FORMATS = frozenset({"data-url", "data-uri", "binary", "file", "uri-reference-file"})

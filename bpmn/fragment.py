@@ -28,11 +28,11 @@ from lxml import etree
 from bpmn.catalog import Catalog
 from bpmn.formedit import NewField, camunda_form_data, new_schema, spiff_form_element
 from bpmn.inquiryplan import InquiryPlan, StepPlan
+from bpmn.load import SPIFF_NS
 from bpmn.parties import default_parties
 from bpmn.redesign_rules import duration_seconds
 from bpmn.rewrite import XSI_NS, Editor, q
 
-SPIFF = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 TASK = (100.0, 80.0)
 GATEWAY = (50.0, 50.0)
 EVENT = (36.0, 36.0)
@@ -242,12 +242,12 @@ class Builder:
         self.ed.mark(inquiry, "inquiry", pid, documents=" ".join(inq.documents), service=svc,
                      **({"party": inq.party} if inq.party else {}))
         ext = etree.SubElement(inquiry, q("extensionElements"))
-        op = etree.SubElement(ext, q("serviceTaskOperator", SPIFF))
+        op = etree.SubElement(ext, q("serviceTaskOperator", SPIFF_NS))
         op.set("id", f"inquiry/{svc}")
         op.set("resultVariable", f"inq_{key}")
-        params = etree.SubElement(op, q("parameters", SPIFF))
+        params = etree.SubElement(op, q("parameters", SPIFF_NS))
         for p in inq.params:
-            par = etree.SubElement(params, q("parameter", SPIFF))
+            par = etree.SubElement(params, q("parameter", SPIFF_NS))
             par.set("id", p.identifier)
             par.set("type", "str")
             par.set("value", p.variable)

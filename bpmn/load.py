@@ -33,6 +33,10 @@ from lxml import etree
 from bpmn.errors import LoadError
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+# The extension namespaces of the tools whose models we read and write.
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
+ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
+SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 MODEL_SUFFIXES = (".bpmn", ".bpmn2", ".bpmn20.xml")
 
 

@@ -47,11 +47,11 @@ from bpmn.gcpause import paused_gc
 from bpmn.inquiryplan import StepPlan, make_context, plan_step
 from bpmn.layout import Layout
 from bpmn.lexicon import Lexicon, default_lexicon
-from bpmn.load import Source, load_bytes
+from bpmn.load import CAMUNDA_NS, SPIFF_NS, Source, load_bytes
 from bpmn.model import FlowNode, Model, Process
 from bpmn.redesign_log import Change, ChangeLog
 from bpmn.redesign_rules import FALLBACK_KINDS, Rules, default_rules, is_duration
-from bpmn.rewrite import CAMUNDA_NS, PANJEREH_NS, SPIFF_NS, Editor, all_ids
+from bpmn.rewrite import PANJEREH_NS, Editor, all_ids
 from bpmn.stepedit import edit_kept_step, missing_fields, source_identifiers, upload_ids
 
 SCHEMA_ID = "panjereh.redesign/1"

@@ -21,11 +21,9 @@ from collections.abc import Iterable, Sequence
 
 from lxml import etree
 
-from bpmn.load import BPMN_NS, parse_xml
+from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, parse_xml
 from bpmn.model import DC_NS, DI_NS, OMGDI_NS, PANJEREH_NS, Bounds, local
 
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 PREFERRED_PREFIX = {PANJEREH_NS: "panjereh", SPIFF_NS: "spiffworkflow", CAMUNDA_NS: "camunda", XSI_NS: "xsi"}
 _NCNAME_BAD = re.compile(r"[^\w.\-]", re.UNICODE)

@@ -95,7 +95,8 @@ def version_tags(model: Model) -> dict[str, str]:
     return tags
 
 
-def _calls(model: Model) -> Iterator[tuple[FlowNode, str]]:
+def calls(model: Model) -> Iterator[tuple[FlowNode, str]]:
+    """Each call activity of ``model`` that names the process it calls (not an expression), with that id."""
     for process in model.processes:
         for node in process.nodes.values():
             called = (node.called_element or "").strip()
@@ -144,7 +145,7 @@ def read_bindings(model: Model) -> tuple[dict[str, Binding], list[Diagnostic]]:
     own = {p.id for p in model.processes}
     found: dict[str, tuple[Binding, FlowNode]] = {}
     diagnostics = []
-    for node, called in _calls(model):
+    for node, called in calls(model):
         binding, problem = _read(node, called, called in own)
         if problem is not None:
             diagnostics.append(problem)

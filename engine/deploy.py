@@ -26,9 +26,9 @@ from sqlalchemy.orm import Session
 from bpmn.diagnostics import Diagnostic, sort_key
 from bpmn.load import BPMN_NS, Source
 from bpmn.model import Model, read_model
-from bpmn.references import describe_node, is_dynamic_call
+from bpmn.references import describe_node
 from bpmn.validate import validate
-from engine.call_bindings import Binding, read_bindings, with_bindings
+from engine.call_bindings import Binding, calls, read_bindings, with_bindings
 from engine.clock import Clock
 from engine.sandbox import Sandbox
 from engine.scriptcheck import check_model_scripts
@@ -147,30 +147,25 @@ def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Bi
     (``engine.call_bindings``), and keeps that version: say which one it is
     now, or that none is yet.
     """
-    own = {p.id for p in model.processes}
     out = []
-    for process in model.processes:
-        for node in process.nodes.values():
-            called = (node.called_element or "").strip()
-            if node.tag != "callActivity" or not called or called in own or is_dynamic_call(called):
-                continue
-            binding = bindings.get(called)
-            if binding is None:  # refused by check_model: the deployment stops before this
-                continue
-            holder = versions.holding(called, binding)
-            if holder is None:
-                out.append(Diagnostic(
-                    "warning", CALL_NOT_DEPLOYED,
-                    f"the {describe_node(node)} calls {binding.describe()} of the process {called}, which no "
-                    "deployed version provides: deploy it before starting instances, or they fail when they reach "
-                    "this step", node.id, node.line))
-            else:
-                view = versions.get(holder)
-                out.append(Diagnostic(
-                    "info", CALL_LINKED,
-                    f"the {describe_node(node)} calls the process {called} of another model: an instance runs "
-                    f"{binding.describe()} of it, as deployed when the instance starts (now {view.key} "
-                    f"version {view.number}), and keeps that version", node.id, node.line))
+    for node, called in calls(model):
+        binding = bindings.get(called)
+        if binding is None:  # a process of this model (or a binding check_model refused)
+            continue
+        holder = versions.holding(called, binding)
+        if holder is None:
+            out.append(Diagnostic(
+                "warning", CALL_NOT_DEPLOYED,
+                f"the {describe_node(node)} calls {binding.describe()} of the process {called}, which no "
+                "deployed version provides: deploy it before starting instances, or they fail when they reach "
+                "this step", node.id, node.line))
+        else:
+            view = versions.get(holder)
+            out.append(Diagnostic(
+                "info", CALL_LINKED,
+                f"the {describe_node(node)} calls the process {called} of another model: an instance runs "
+                f"{binding.describe()} of it, as deployed when the instance starts (now {view.key} "
+                f"version {view.number}), and keeps that version", node.id, node.line))
     return out
 
 

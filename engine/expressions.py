@@ -45,13 +45,11 @@ _TOKEN = re.compile(r"""
 _ESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _COMPARISONS = frozenset({"==", "!=", "<", ">", "<=", ">="})
 _LITERALS = frozenset({"True", "False", "None"})
-_COMMON_OPS = {"!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "+": "+", "-": "-", "*": "*",
-               "(": "(", ")": ")"}
+_COMMON_OPS = {"!=": "!=", "<": "<", ">": ">", "<=": "<=", ">=": ">=", "+": "+", "-": "-", "*": "*"}
 
 
 @dataclass(frozen=True)
 class _Dialect:
-    body: re.Pattern[str]          # the expression inside whatever marks the language
     words: dict[str, str]          # word -> Python (operators and literals)
     ops: dict[str, str]            # operator -> Python
     quotes: str = "'\""            # the quote characters strings may use
@@ -60,24 +58,29 @@ class _Dialect:
     functions: frozenset[str] = field(default_factory=frozenset)  # names callable as `f(...)`
 
 
+# The expression inside what marks its language: JUEL's ${...} or #{...}, FEEL's leading = (DMN's FEEL
+# language attribute leaves it out).
+_JUEL_BODY = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL)
+_FEEL_BODY = re.compile(r"^\s*=?(.*)$", re.DOTALL)
+
 JUEL = _Dialect(
-    body=re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.DOTALL),
     words={"true": "True", "false": "False", "null": "None", "and": "and", "or": "or", "not": "not",
            "eq": "==", "ne": "!=", "lt": "<", "gt": ">", "le": "<=", "ge": ">=", "div": "/", "mod": "%"},
     ops={**_COMMON_OPS, "==": "==", "&&": "and", "||": "or", "!": "not", "/": "/", "%": "%"},
     members=True, indexing=True)
 FEEL = _Dialect(
-    body=re.compile(r"^\s*=(.*)$", re.DOTALL),
     words={"true": "True", "false": "False", "null": "None", "and": "and", "or": "or"},
     ops={**_COMMON_OPS, "=": "==", "/": "/"},
     quotes='"', members=True, functions=frozenset({"not"}))
 XPATH = _Dialect(
-    body=re.compile(r"^(.*)$", re.DOTALL),
     words={"and": "and", "or": "or", "div": "/", "mod": "%"},
     ops={**_COMMON_OPS, "=": "=="},
     functions=frozenset({"not", "true", "false", "bpmn:getDataObject"}))
 
 XPATH_LANGUAGES = frozenset({"http://www.w3.org/1999/xpath", "xpath"})
+# A tFormalExpression's or script's language that means Python (none given is Python here too).
+PYTHON_LANGUAGES = frozenset({"", "python", "python3", "py", "text/python", "text/x-python", "application/python",
+                              "application/x-python"})
 
 
 def is_juel(text: str) -> bool:
@@ -96,7 +99,7 @@ def language_of(text: str, language: str | None = None) -> str | None:
         return "XPath"
     if declared.endswith("/feel/") or declared.endswith("/feel") or declared == "feel":
         return "FEEL"
-    if declared and declared not in ("python", "python3", "py", "text/python", "text/x-python"):
+    if declared not in PYTHON_LANGUAGES:
         return None
     if is_juel(text):
         return "JUEL"
@@ -107,32 +110,30 @@ def language_of(text: str, language: str | None = None) -> str | None:
 
 def translate(language: str, text: str) -> str | None:
     """The Python for ``text`` written in ``language`` (as :func:`language_of` names it), or None."""
-    if language == "JUEL":
-        return juel_to_python(text)
-    if language == "FEEL":
-        return feel_to_python(text)
-    if language == "XPath":
-        return xpath_to_python(text)
-    return None
+    to_python = _TRANSLATORS.get(language)
+    return to_python(text) if to_python is not None else None
 
 
 def juel_to_python(text: str) -> str | None:
     """The Python for the JUEL expression ``text``, or None when it is not one this translates."""
-    body = JUEL.body.match(text)
-    if body is None or "${" in body.group(1) or "#{" in body.group(1):
+    body = _JUEL_BODY.match(text)
+    if body is None or "${" in body.group(1) or "#{" in body.group(1):  # text around expressions
         return None
     return _translate(body.group(1), JUEL)
 
 
 def feel_to_python(text: str) -> str | None:
     """The Python for the FEEL expression ``text`` (``=...`` or bare), or None when it is not one this translates."""
-    body = FEEL.body.match(text)
-    return _translate(body.group(1) if body else text, FEEL)
+    body = _FEEL_BODY.match(text)
+    return _translate(body.group(1), FEEL) if body else None
 
 
 def xpath_to_python(text: str) -> str | None:
     """The Python for the XPath condition ``text``, or None when it is not one this translates."""
     return _translate(text, XPATH)
+
+
+_TRANSLATORS = {"JUEL": juel_to_python, "FEEL": feel_to_python, "XPath": xpath_to_python}
 
 
 def _tokens(body: str) -> list[tuple[str, str]] | None:
@@ -201,11 +202,6 @@ class _Translation:
         word = self.dialect.words.get(value)
         if word in _LITERALS:
             self._operand(word)
-        elif word in ("and", "or"):
-            self.out.append(word)
-            self.negated[-1], self.compared[-1], self.operand = False, 0, False
-        elif word == "not":
-            self._negate()
         elif word is not None:
             self._operator(word)
         elif ":" in value or keyword.iskeyword(value) or value in ("empty", "instanceof", "some", "every",

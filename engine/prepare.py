@@ -41,7 +41,7 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   service operator ``T`` here, as a job (a handler, a connector for
   ``inquiry/...`` operators, or ``--mock`` in a dry run answers it). Its
   input parameters (``camunda:inputParameter``, ``zeebe:input``) become the
-  operator's parameters when each is a literal, a variable or a simple JUEL
+  operator's parameters when each is a literal or a simple JUEL or FEEL
   expression; a map the operator returns is merged into the case data, as an
   external worker's variables are (anything else goes to ``<task id>_result``).
   A task computed otherwise (a Java class, a delegate, an expression, a
@@ -73,7 +73,7 @@ from collections import defaultdict
 
 from lxml import etree
 
-from bpmn.load import BPMN_NS
+from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
 from engine import expressions
 
 _Q = f"{{{BPMN_NS}}}"
@@ -133,13 +133,11 @@ def _rename_reserved(tree: etree._Element) -> None:
             el.text = el.text.strip() + RENAMED_SUFFIX
 
 
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-ZEEBE_NS = "http://camunda.org/schema/zeebe/1.0"
 # A plain variable: Camunda 7 writes `documents` or `${documents}`, Camunda 8 `=documents`.
 _PLAIN_COLLECTION = re.compile(r"^\s*(?:\$\{\s*([A-Za-z_]\w*)\s*\}|=\s*([A-Za-z_]\w*)|([A-Za-z_]\w*))\s*$")
 
 
-def camunda_collection(loop: etree._Element) -> tuple[str | None, str | None]:
+def _camunda_collection(loop: etree._Element) -> tuple[str | None, str | None]:
     """(collection, element variable) a multi-instance's Camunda 7 or 8 extension names, as written."""
     collection, element = loop.get(f"{{{CAMUNDA_NS}}}collection"), loop.get(f"{{{CAMUNDA_NS}}}elementVariable")
     zeebe = loop.find(f"{_Q}extensionElements/{{{ZEEBE_NS}}}loopCharacteristics")
@@ -148,7 +146,7 @@ def camunda_collection(loop: etree._Element) -> tuple[str | None, str | None]:
     return collection, element
 
 
-def plain_collection(text: str) -> str | None:
+def _plain_collection(text: str) -> str | None:
     """The variable a Camunda collection names, or None when it is an expression."""
     found = _PLAIN_COLLECTION.match(text)
     return next((g for g in found.groups() if g), None) if found else None
@@ -158,8 +156,8 @@ def _camunda_collections(tree: etree._Element) -> None:
     for loop in tree.iter(f"{_Q}multiInstanceLoopCharacteristics"):
         if loop.find(f"{_Q}loopDataInputRef") is not None:
             continue
-        collection, element = camunda_collection(loop)
-        name = plain_collection(collection) if collection else None
+        collection, element = _camunda_collection(loop)
+        name = _plain_collection(collection) if collection else None
         if name is None:
             continue
         for cardinality in loop.findall(f"{_Q}loopCardinality"):
@@ -176,7 +174,6 @@ def _camunda_collections(tree: etree._Element) -> None:
             ref.addnext(item)
 
 
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 # The result variable of an external task's operator: a map result is merged into the task's data.
 MERGE_RESULT = "panjereh__merge_result"
 _EXTERNAL_TAGS = (f"{_Q}serviceTask", f"{_Q}sendTask")
@@ -208,14 +205,10 @@ def _external_parameters(task: etree._Element) -> dict[str, str] | None:
         target, source = (mapping.get("target") or "").strip(), (mapping.get("source") or "").strip()
         if not target.isidentifier():
             return None
-        if not source.startswith("="):
-            out[target] = repr(source)
-            continue
-        plain = plain_collection(source)  # =name
-        literal = re.fullmatch(r'=\s*"([^"\\]*)"\s*', source)
-        if plain is None and literal is None:
+        expression = expressions.feel_to_python(source) if source.startswith("=") else repr(source)
+        if expression is None:
             return None
-        out[target] = plain if plain is not None else repr(literal.group(1))
+        out[target] = expression
     return out
 
 
@@ -246,7 +239,7 @@ def _external_tasks(tree: etree._Element) -> None:
 
 # Where BPMN holds an expression the engine evaluates, and a model may have written JUEL, FEEL or XPath.
 TRANSLATED = frozenset({"conditionExpression", "condition", "completionCondition", "loopCardinality",
-                             "loopCondition", "timeDate", "timeDuration", "timeCycle"})
+                        "loopCondition", "timeDate", "timeDuration", "timeCycle"})
 TIMERS = frozenset({"timeDate", "timeDuration", "timeCycle"})
 # A bare ISO 8601 date, duration or cycle (as tools write timers), which Python would read as names or
 # a syntax error.

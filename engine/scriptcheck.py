@@ -35,17 +35,12 @@ from dataclasses import dataclass
 from lxml import etree
 
 from bpmn.diagnostics import Diagnostic, Severity
-from bpmn.load import BPMN_NS
+from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS
 from bpmn.model import ACTIVITY_TAGS, EVENT_TAGS, GATEWAY_TAGS, Model, local
 from engine import expressions
 from engine.prepare import TIMERS, TRANSLATED, quoted_timer
 from engine.sandbox import Mode, Sandbox, ScriptError
 
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
-
-_PYTHON = frozenset({"", "python", "python3", "py", "text/python", "text/x-python",
-                     "application/python", "application/x-python"})
 _OWNER_TAGS = ACTIVITY_TAGS | EVENT_TAGS | GATEWAY_TAGS | {"sequenceFlow", "process"}
 
 # (namespace, local name) -> (what the code is, mode)
@@ -170,7 +165,7 @@ def _reference(el: etree._Element, what: str, out: list[Diagnostic]) -> None:
 
 
 def _python(language: str | None) -> bool:
-    return (language or "").strip().lower() in _PYTHON
+    return (language or "").strip().lower() in expressions.PYTHON_LANGUAGES
 
 
 def _parent_local(el: etree._Element) -> str:

@@ -13,9 +13,8 @@ from lxml import etree
 from bpmn.catalog import default_catalog
 from bpmn.detect import detect
 from bpmn.errors import CatalogError, LoadError
-from bpmn.formfields import CAMUNDA_NS, SPIFF_NS
 from bpmn.inquiryplan import FlowGraph
-from bpmn.load import BPMN_NS, iter_model_paths, load_path
+from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, iter_model_paths, load_path
 from bpmn.model import read_model
 from bpmn.redesign import PAPER_KIND, Choices, redesign
 from bpmn.redesign_rules import Rule, default_rules, load_rules

@@ -9,8 +9,8 @@ import pytest
 
 from bpmn.detect import detect
 from bpmn.errors import CatalogError
-from bpmn.formfields import SPIFF_NS
 from bpmn.lexicon import default_lexicon
+from bpmn.load import SPIFF_NS
 from bpmn.parties import default_parties, load_parties
 from bpmn.redesign import PAPER_KIND
 from bpmn.validate import validate
