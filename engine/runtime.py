@@ -236,8 +236,10 @@ class Engine:
             meta = _empty_meta()
             if links:
                 meta["calls"] = {link.process_id: link.version_id for link in links}
-            return self._settle(s, row, _Cached(row.lock_version, live, {}, meta), _merge(reports),
-                                actor=actor, action="start")
+            state = self._settle(s, row, _Cached(row.lock_version, live, {}, meta), _merge(reports),
+                                 actor=actor, action="start")
+            assert state is not None  # built unless returns_state=False
+            return state
 
         if session is not None:
             return work(session)
@@ -315,8 +317,10 @@ class Engine:
                 # Lock order: the instance row first, then its task rows (as workers do): no deadlock.
                 row = Instances(session, self.clock).lock(task.instance_id)
                 inbox.complete(task_id, user=user, expected_version=expected_version)
-                return self._act(session, row, lambda live: live.complete_human(task.task_key, data or {}),
-                                 actor=user, action="task.completed", done_row=task_id)
+                state = self._act(session, row, lambda live: live.complete_human(task.task_key, data or {}),
+                                  actor=user, action="task.completed", done_row=task_id)
+                assert state is not None  # built unless returns_state=False
+                return state
         return self._repeat(work)
 
     def correlate_message(self, name: str, *, business_key: str | None = None, instance_id: str | None = None,
@@ -386,10 +390,14 @@ class Engine:
     # --- the action core --------------------------------------------------------------------------
 
     def _act(self, session: Session, row: InstanceView, step: Callable[[LiveInstance], StepReport | None], *,
-             actor: str, action: str, done_row: str | None = None, done_job: str | None = None) -> InstanceState:
+             actor: str, action: str, done_row: str | None = None, done_job: str | None = None,
+             returns_state: bool = True) -> InstanceState | None:
         """Run ``step`` on the locked instance ``row`` and settle it (see the module docstring).
 
-        A step returning None changed nothing: nothing is written.
+        A step returning None changed nothing: nothing is written. Without
+        ``returns_state`` (a job resuming the instance: nobody reads the
+        result) the returned state, with its copy of the data, is not built
+        and None is returned; :meth:`state` builds it from the cache when asked.
         """
         if row.status in ("completed", "failed", "cancelled"):
             raise InvalidState(f"instance {row.id} is {row.status}; it does not move any more")
@@ -397,12 +405,15 @@ class Engine:
         report = step(cached.live)
         if report is None:
             self._cache.put_after_commit(session, row.id, cached)
+            if not returns_state:
+                return None
             return self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
         return self._settle(session, row, cached, report, actor=actor, action=action, done_row=done_row,
-                            done_job=done_job)
+                            done_job=done_job, returns_state=returns_state)
 
     def _settle(self, session: Session, row: InstanceView, cached: _Cached, report: StepReport, *,
-                actor: str, action: str, done_row: str | None = None, done_job: str | None = None) -> InstanceState:
+                actor: str, action: str, done_row: str | None = None, done_job: str | None = None,
+                returns_state: bool = True) -> InstanceState | None:
         live, meta = cached.live, cached.meta
         snap = live.snapshot()
         failure = report.failure
@@ -453,7 +464,8 @@ class Engine:
                                                           data=live.data if ended else None)
         entry = _Cached(new_version, live, hashes, meta)
         self._cache.put_after_commit(session, row.id, entry)
-        entry.state = self._state(row, new_version, status, entry, snap, failure_text)
+        if returns_state:
+            entry.state = self._state(row, new_version, status, entry, snap, failure_text)
         return entry.state
 
     def _settle_humans(self, session: Session, instance_id: str, snap: Snapshot, meta: dict[str, Any], ended: bool,
@@ -744,7 +756,7 @@ class _ServiceJob:
                 return None  # a boundary event took the task away meanwhile: the result is not needed
 
         self.engine._act(session, row, step, actor=lease.worker_id, action="service.completed",
-                         done_job=lease.job_id)
+                         done_job=lease.job_id, returns_state=False)
 
     def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
         code = self.engine._error_codes.pop(lease.job_id, None)
@@ -761,7 +773,8 @@ class _ServiceJob:
             caught.append(report is not None)
             return report
 
-        self.engine._act(session, row, step, actor=lease.worker_id, action="service.error", done_job=lease.job_id)
+        self.engine._act(session, row, step, actor=lease.worker_id, action="service.error", done_job=lease.job_id,
+                         returns_state=False)
         return bool(caught and caught[0])
 
 
@@ -778,7 +791,7 @@ class _TimerJob:
         row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
         if row.status == "waiting":
             self.engine._act(session, row, lambda live: live.fire_timers(), actor=lease.worker_id,
-                             action="timer.fired", done_job=lease.job_id)
+                             action="timer.fired", done_job=lease.job_id, returns_state=False)
 
     def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
         return False
