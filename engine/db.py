@@ -51,6 +51,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import ConcurrencyError, SchemaOutdated
+from engine.jsontext import column_json
 from engine.transaction import Transaction
 
 DEFAULT_INSTANCE_DIR = "instance"
@@ -94,11 +95,12 @@ def create_engine_for(url: str, *, echo: bool = False, busy_timeout_ms: int = SQ
     url = normalize_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, echo=echo, pool_pre_ping=True, json_serializer=column_json)
     if parsed.database in (None, "", ":memory:"):
         # Each pooled connection would see its own empty database: refuse rather than lose data.
         raise ValueError("an in-memory SQLite database cannot be shared between sessions; use a file")
-    engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000})
+    engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout_ms / 1000},
+                           json_serializer=column_json)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -23,7 +23,6 @@ loss).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 from typing import cast as type_cast
@@ -33,6 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from engine.fastsql import dialect_name, execute
+from engine.jsontext import canonical_bytes
 from engine.models import InstanceStatePart
 
 # Built once, as Core statements on the table (every action saves parts: the hot path).
@@ -62,14 +62,9 @@ _HASHES = select(_T.c.part_key, _T.c.sha256).where(_T.c.instance_id == bindparam
 _PARTS = select(_T.c.part_key, _T.c.json, _T.c.sha256).where(_T.c.instance_id == bindparam("b_instance"))
 
 
-def canonical_json(value: Any) -> str:
-    """The canonical JSON text of ``value`` (sorted keys, no spaces, UTF-8 kept)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
 def part_hash(value: Any) -> str:
     """SHA-256 (hex) of the canonical JSON of ``value``."""
-    return hashlib.sha256(canonical_json(value).encode("utf-8")).hexdigest()
+    return hashlib.sha256(canonical_bytes(value)).hexdigest()
 
 
 def load_hashes(session: Session, instance_id: str) -> dict[str, str]:
@@ -111,12 +106,12 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key, value in parts.items():
-        text = canonical_json(value)
-        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        text = canonical_bytes(value)
+        digest = hashlib.sha256(text).hexdigest()
         old = hashes.get(key)
         if old == digest:
             continue
-        row = {"b_instance": instance_id, "b_key": key, "b_json": text, "b_sha256": digest}
+        row = {"b_instance": instance_id, "b_key": key, "b_json": text.decode("utf-8"), "b_sha256": digest}
         (inserts if old is None else updates).append(row)
         hashes[key] = digest
 

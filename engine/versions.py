@@ -22,9 +22,9 @@ from engine.call_bindings import LATEST_BINDING, VERSION, VERSION_TAG, Binding, 
 from engine.clock import Clock
 from engine.errors import NotFound
 from engine.fastsql import dialect_name
+from engine.jsontext import canonical_json
 from engine.models import ProcessVersion, VersionProcess
 from engine.spiff import spec_process_ids
-from engine.state_store import canonical_json
 
 
 @dataclass(frozen=True)

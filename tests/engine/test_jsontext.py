@@ -1,0 +1,72 @@
+"""The fast JSON text writes what the standard library writes, and refuses what it refuses."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections import OrderedDict
+from datetime import date, datetime
+
+import pytest
+
+from engine.jsontext import canonical_bytes, canonical_json, column_json
+
+JSON_LIKE = [
+    {},
+    {"b": 1, "a": [1, 2.5, None, True, False], "c": "پنجره", "d": {"z": {}, "y": []}},
+    {"nested": [{"k": "v", "n": -3, "f": 0.1}], "empty": "", "null": None},
+    [1, "two", {"three": 3}],
+    "plain",
+    12,
+    {"emoji": "\U0001f600", "quote": 'a"b\\c', "control": "\n\t\x01"},
+]
+
+
+@pytest.mark.parametrize("value", JSON_LIKE)
+def test_same_text_as_the_standard_encoder(value):
+    assert canonical_bytes(value) == canonical_json(value).encode("utf-8")
+    assert json.loads(column_json(value)) == value
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -math.inf, {"x": [1, {"y": float("nan")}]}])
+def test_nan_and_infinity_are_refused_as_before(value):
+    with pytest.raises(ValueError):
+        canonical_json(value)
+    with pytest.raises(ValueError):
+        canonical_bytes(value)
+
+
+@pytest.mark.parametrize("value", [{"d": date(2026, 1, 1)}, {"t": datetime(2026, 1, 1, 8, 0)}, {"s": {1, 2}},
+                                   {"o": object()}])
+def test_what_json_refuses_stays_refused(value):
+    with pytest.raises(TypeError):
+        canonical_bytes(value)
+    with pytest.raises(TypeError):
+        column_json(value)
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+def test_values_orjson_refuses_go_to_the_standard_encoder():
+    class Name(str):
+        pass
+
+    big = {"big": 2 ** 70, "keys": {1: "one", 2: "two"}, "sub": Name("x"), "ordered": OrderedDict(b=1, a=2)}
+    assert canonical_bytes(big) == canonical_json(big).encode("utf-8")
+    assert json.loads(column_json(big)) == json.loads(json.dumps(big))
+    with pytest.raises(TypeError):
+        canonical_bytes({"p": _Point(1)})  # orjson would write a dataclass; the standard encoder refuses it
+
+
+def test_column_json_keeps_nan_as_json_dumps_did():
+    # SQLAlchemy's default serializer (json.dumps) writes NaN; orjson would silently write null.
+    assert column_json({"x": float("nan")}) == json.dumps({"x": float("nan")})
+
+
+def test_floats_read_back_equal():
+    value = {"small": 1e-05, "large": 1e16, "third": 1 / 3}
+    assert json.loads(canonical_bytes(value)) == value
