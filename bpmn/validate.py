@@ -21,7 +21,7 @@ raises on a well-formed tree, however odd.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from bpmn.diagnostics import Diagnostic, sort_key
@@ -76,12 +76,17 @@ def _check_process(model: Model, process: Process) -> list[Diagnostic]:
             containers.setdefault(node.id, [])
     for container_id, members in containers.items():
         owner = process.nodes.get(container_id) if container_id else None
-        found += _check_container(process, owner, members)
+        found += _check_container(process, owner, members, incoming)
     for node in process.nodes.values():
         ins, outs = incoming.get(node.id, []), outgoing.get(node.id, [])
         found += _check_flow_lists(node, ins, outs)
         found += _check_branching(process, node, ins, outs)
         found += _check_event_ends(node, ins, outs)
+        if node.kind == "gateway" and not ins and not outs:
+            found.append(Diagnostic(
+                exec_severity(process.is_executable), "gateway.unconnected",
+                f"no sequence flow enters or leaves the {describe_node(node)}, so it neither splits nor joins "
+                "anything; connect it or remove it", node.id, node.line))
         if not ins and _needs_incoming(process, node, containers.get(node.parent_id, [])):
             found.append(Diagnostic(
                 "warning", "node.unreachable",
@@ -98,7 +103,17 @@ def _check_process(model: Model, process: Process) -> list[Diagnostic]:
     return found
 
 
-def _check_container(process: Process, owner: FlowNode | None, members: list[FlowNode]) -> list[Diagnostic]:
+def _implicit_starters(members: list[FlowNode], incoming: Mapping[str, list[SequenceFlow]]) -> list[FlowNode]:
+    """What starts a level with neither start nor end events: its activities, gateways and
+    intermediate events that no sequence flow leads to (BPMN 2.0 §10.5.2), as the engine runs it."""
+    return [n for n in members if n.tag not in ("startEvent", "endEvent") and not incoming.get(n.id)
+            and n.tag not in ("boundaryEvent", "implicitThrowEvent")
+            and not (n.tag == "intermediateCatchEvent" and "linkEventDefinition" in n.event_definitions)
+            and n.attrs.get("isForCompensation") != "true" and n.attrs.get("triggeredByEvent") != "true"]
+
+
+def _check_container(process: Process, owner: FlowNode | None, members: list[FlowNode],
+                     incoming: Mapping[str, list[SequenceFlow]]) -> list[Diagnostic]:
     """Start and end events of a process or of one sub-process inside it."""
     if owner is not None and owner.tag == "adHocSubProcess":
         return []  # ad-hoc sub-processes have no start or end events by definition
@@ -110,10 +125,30 @@ def _check_container(process: Process, owner: FlowNode | None, members: list[Flo
     starts = [n for n in members if n.tag == "startEvent"]
     found = []
     if not starts:
-        found.append(Diagnostic(
-            exec_severity(process.is_executable), "process.no_start_event",
-            f"{where} is empty, so the engine has nothing to run in it" if not members else
-            f"{where} has no start event, so it is not clear where it begins; add one", element_id, line))
+        triggered = owner is not None and owner.attrs.get("triggeredByEvent") == "true"
+        ends = any(n.tag == "endEvent" for n in members)
+        starters = [] if triggered or ends else _implicit_starters(members, incoming)
+        if starters:
+            # BPMN's implicit start, which the engine runs; a start event says it more clearly.
+            names = ", ".join(named(n.name, n.id) for n in starters[:3]) + (" ..." if len(starters) > 3 else "")
+            severity, message = "warning", (
+                f"{where} has no start event, so it begins at every element no sequence flow leads to "
+                f"({names}); add a start event to make that clear")
+        elif not members:
+            severity, message = exec_severity(process.is_executable), \
+                f"{where} is empty, so the engine has nothing to run in it"
+        elif triggered:
+            severity, message = exec_severity(process.is_executable), \
+                f"{where} has no start event, so nothing triggers it; add one"
+        elif ends:
+            severity, message = exec_severity(process.is_executable), (
+                f"{where} has an end event but no start event, so it is not clear where it begins "
+                "(BPMN requires a start event wherever there is an end event); add one")
+        else:
+            severity, message = exec_severity(process.is_executable), (
+                f"{where} has no start event, and a sequence flow leads to every element in it, "
+                "so nothing begins it; add a start event")
+        found.append(Diagnostic(severity, "process.no_start_event", message, element_id, line))
     elif owner is not None and len(starts) > 1 and owner.attrs.get("triggeredByEvent") != "true":
         found.append(Diagnostic(
             exec_severity(process.is_executable), "process.start_events",

@@ -56,6 +56,20 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   text itself (``P7D``, ``R3/PT10M``, ``2026-03-21T09:00:00``), which BPMN
   allows; the library evaluates a timer as Python, where that text is no
   value at all. Such a timer is put in quotes.
+* **Implicit starts and ends.** A process or sub-process with neither start
+  nor end events begins at every flow node that has no incoming sequence
+  flow, and ends when every path has (BPMN 2.0 §10.5.2, §10.5.3: activities,
+  gateways and intermediate events; not boundary events, compensation
+  handlers or event sub-processes). The library refuses such a level ("No
+  start event found"). It gets a plain start event (``<level id>__start``)
+  with a flow to that node, or, when there are several, to a parallel
+  gateway (``<level id>__start_fork``) that starts them all at once, and each
+  node with no outgoing sequence flow flows on to an end event of its own
+  (``<node id>__end``); none of them is in the instance's history. BPMN
+  requires a start event where there is an end event, so a level with end
+  events and no start event stays as it is, as do a level that nothing
+  would begin (empty, or a flow leads to every node) and an event
+  sub-process (it needs its trigger); the check refuses them.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -74,6 +88,7 @@ from collections import defaultdict
 from lxml import etree
 
 from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
+from bpmn.model import ACTIVITY_TAGS, GATEWAY_TAGS
 from engine import expressions
 
 _Q = f"{{{BPMN_NS}}}"
@@ -81,9 +96,13 @@ _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 _NO_SPLIT = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
              "startEvent", "sequenceFlow"}
 SPLIT_SUFFIX = "__split"
+START_SUFFIX = "__start"
+FORK_SUFFIX = "__start_fork"
+END_SUFFIX = "__end"
 LINK_SUFFIX = "__link"
 SIGNAL_SUFFIX = "__signal"
 RENAMED_SUFFIX = "__el"
+_ADDED = re.compile(f"(?:{SIGNAL_SUFFIX}|{START_SUFFIX}|{FORK_SUFFIX}|{END_SUFFIX})\\d*$")  # _fresh may add a number
 RESERVED_IDS = frozenset({"Start", "End", "Root"})
 _REFERENCE_ATTRIBUTES = ("sourceRef", "targetRef", "attachedToRef", "default", "bpmnElement")
 _REFERENCE_TEXTS = frozenset({"incoming", "outgoing", "flowNodeRef", "sourceRef", "targetRef"})
@@ -98,7 +117,7 @@ def original_id(element_id: str) -> str:
 
 def is_added(element_id: str) -> bool:
     """Whether :func:`prepare_for_engine` added this element (it is not in the model, nor in its history)."""
-    return element_id.endswith(SIGNAL_SUFFIX)
+    return _ADDED.search(element_id) is not None
 
 
 def prepare_for_engine(root: etree._Element) -> etree._Element:
@@ -114,6 +133,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
         _links(container, ids)
         _signal_ends(container, ids)
         _implicit_splits(container, ids)
+        _implicit_start_and_ends(container, ids)
     return tree
 
 
@@ -390,3 +410,60 @@ def _links(container: etree._Element, ids: set[str]) -> None:
             _flow(container, _fresh(f"{source.get('id')}{LINK_SUFFIX}", ids), source.get("id") or "",
                   target.get("id") or "")
         target.remove(target.find(f"{_Q}linkEventDefinition"))
+
+
+# Flow nodes an implicit start may begin (BPMN 2.0 §10.5.2): activities, gateways, intermediate events.
+_STARTABLE = ACTIVITY_TAGS | GATEWAY_TAGS | {"intermediateCatchEvent", "intermediateThrowEvent"}
+
+
+def implicit_starts(container: etree._Element) -> list[etree._Element] | None:
+    """The nodes an implicit start begins in ``container``; None when it does not start implicitly.
+
+    Only a level with neither start nor end events starts implicitly (an end
+    event requires a start event); an event sub-process needs its trigger and
+    an ad-hoc sub-process has no start by definition. An empty list means that
+    nothing would begin the level (it is empty, or a flow leads to every node).
+    """
+    kind = _local(container)
+    if kind == "adHocSubProcess" or container.get("triggeredByEvent") == "true":
+        return None
+    children = [el for el in container if isinstance(el.tag, str)]
+    if any(_local(el) in ("startEvent", "endEvent") for el in children):
+        return None
+    targets = {el.get("targetRef") for el in children if _local(el) == "sequenceFlow"}
+    return [el for el in children if _startable(el) and el.get("id") not in targets]
+
+
+def _startable(el: etree._Element) -> bool:
+    return (_local(el) in _STARTABLE and bool(el.get("id")) and el.get("isForCompensation") != "true"
+            and el.get("triggeredByEvent") != "true"
+            and el.find(f"{_Q}linkEventDefinition") is None)  # a link nobody throws to stays unreached
+
+
+def _implicit_start_and_ends(container: etree._Element, ids: set[str]) -> None:
+    nodes = implicit_starts(container)
+    if not nodes:
+        return
+    base = container.get("id") or "process"
+    start = etree.Element(f"{_Q}startEvent")
+    start.set("id", _fresh(f"{base}{START_SUFFIX}", ids))
+    nodes[0].addprevious(start)
+    first = start.get("id") or ""
+    if len(nodes) > 1:
+        fork = etree.Element(f"{_Q}parallelGateway")
+        fork.set("id", _fresh(f"{base}{FORK_SUFFIX}", ids))
+        start.addnext(fork)
+        _flow(container, _fresh(f"{first}_out", ids), first, fork.get("id") or "")
+        first = fork.get("id") or ""
+    for node in nodes:
+        _flow(container, _fresh(f"{first}_{node.get('id')}", ids), first, node.get("id") or "")
+    # The library wants an end event (a process without one never completes): one per dead end.
+    children = [el for el in container if isinstance(el.tag, str)]
+    sources = {el.get("sourceRef") for el in children if _local(el) == "sequenceFlow"}
+    for node in children:
+        node_id = node.get("id") or ""
+        if _startable(node) and node_id not in sources:
+            end = etree.Element(f"{_Q}endEvent")
+            end.set("id", _fresh(f"{node_id}{END_SUFFIX}", ids))
+            node.addnext(end)
+            _flow(container, _fresh(f"{node_id}{END_SUFFIX}_in", ids), node_id, end.get("id") or "")

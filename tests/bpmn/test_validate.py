@@ -108,24 +108,59 @@ def test_no_process_at_all():
     assert (d.severity, d.element_id) == ("error", "defs")
 
 
+@pytest.mark.parametrize("executable", [True, False])
+def test_neither_start_nor_end_event_is_bpmns_implicit_start(executable: bool):
+    # Every element no flow leads to starts the process (BPMN 2.0 §10.5.2); the engine runs that.
+    body = '<task id="check" name="Check the deed"/>\n<task id="file" name="File it"/>\n' \
+           '<sequenceFlow id="f1" sourceRef="check" targetRef="file"/>\n'
+    xml = document(process(body, executable=executable))
+    d = the_one(xml, "process.no_start_event")
+    assert (d.severity, d.element_id, d.line) == ("warning", "p", line_of(xml, "<process"))
+    assert "«Licence»" in d.message and "leads to («Check the deed» (check))" in d.message
+
+
 @pytest.mark.parametrize(("executable", "severity"), [(True, "error"), (False, "warning")])
-def test_no_start_event(executable: bool, severity: str):
+def test_an_end_event_without_a_start_event(executable: bool, severity: str):
+    # BPMN requires a start event wherever there is an end event: no implicit start then.
     body = CHAIN.replace('<startEvent id="start" name="Request received"/>\n', "")
     body = body.replace('<sequenceFlow id="f1" sourceRef="start" targetRef="check"/>\n', "")
     xml = document(process(body, executable=executable))
     d = the_one(xml, "process.no_start_event")
     assert (d.severity, d.element_id, d.line) == (severity, "p", line_of(xml, "<process"))
-    assert "«Licence»" in d.message
+    assert "end event but no start event" in d.message
 
 
-def test_sub_process_without_start_event():
+@pytest.mark.parametrize(("executable", "severity"), [(True, "error"), (False, "warning")])
+def test_no_start_event_and_nothing_begins_the_process(executable: bool, severity: str):
+    body = '<task id="check"/>\n<sequenceFlow id="f1" sourceRef="check" targetRef="check"/>\n'
+    d = the_one(document(process(body, executable=executable)), "process.no_start_event")
+    assert (d.severity, d.element_id) == (severity, "p")
+    assert "nothing begins it" in d.message
+
+
+def test_sub_process_without_start_or_end_event():
+    sub = ('<subProcess id="sub" name="Inspection">\n<task id="inner"/>\n</subProcess>\n'
+           '<sequenceFlow id="f3" sourceRef="check" targetRef="sub"/>\n')
+    xml = document(process(CHAIN + sub))
+    d = the_one(xml, "process.no_start_event")
+    assert (d.severity, d.element_id, d.line) == ("warning", "sub", line_of(xml, '<subProcess'))
+    assert "«Inspection»" in d.message and "(inner)" in d.message
+
+
+def test_sub_process_with_an_end_event_and_no_start_event():
     sub = ('<subProcess id="sub" name="Inspection">\n<task id="inner"/>\n<endEvent id="inner_end"/>\n'
            '<sequenceFlow id="fi" sourceRef="inner" targetRef="inner_end"/>\n</subProcess>\n'
-           '<sequenceFlow id="f3" sourceRef="start" targetRef="sub"/>\n')
+           '<sequenceFlow id="f3" sourceRef="check" targetRef="sub"/>\n')
     xml = document(process(CHAIN + sub))
     d = the_one(xml, "process.no_start_event")
     assert (d.severity, d.element_id, d.line) == ("error", "sub", line_of(xml, '<subProcess'))
-    assert "«Inspection»" in d.message
+
+
+def test_event_sub_process_without_start_event_is_an_error():
+    sub = ('<subProcess id="sub" name="On cancel" triggeredByEvent="true">\n<task id="inner"/>\n'
+           '</subProcess>\n')
+    d = the_one(document(process(CHAIN + sub)), "process.no_start_event")
+    assert (d.severity, d.element_id) == ("error", "sub") and "nothing triggers it" in d.message
 
 
 @pytest.mark.parametrize(("executable", "expected"), [(True, ["error"]), (False, [])])
@@ -538,3 +573,11 @@ def test_odd_but_well_formed_input_gives_diagnostics_not_exceptions():
         assert d.severity in ("error", "warning", "info")
         assert isinstance(d.message, str) and d.message
         assert d.line is None or isinstance(d.line, int)
+
+
+@pytest.mark.parametrize(("executable", "severity"), [(True, "error"), (False, "warning")])
+def test_a_gateway_with_no_flows_at_all(executable: bool, severity: str):
+    body = CHAIN + '<parallelGateway id="lonely" name="Split"/>\n'
+    xml = document(process(body, executable=executable))
+    d = the_one(xml, "gateway.unconnected")
+    assert (d.severity, d.element_id, d.line) == (severity, "lonely", line_of(xml, '<parallelGateway'))

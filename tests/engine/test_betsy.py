@@ -17,7 +17,10 @@ import pytest
 from tests.engine.betsy_harness import run_betsy
 
 LIBRARY_PASSED, LIBRARY_REJECTED, LIBRARY_VALID_REJECTED = 85, 107, 18
-OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 108, 156, 11
+# 146, not the 156 of before: 10 constraint files were refused only for lacking a start event, which
+# BPMN allows where there is no end event either (they break rules the check does not test: data
+# association types, references of call activities and events, events without flows).
+OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 108, 146, 10
 
 
 @pytest.mark.corpus

@@ -283,3 +283,44 @@ def test_an_external_task_with_a_comment_and_documentation_first_is_prepared():
     assert live.advance().failure is None
     (call,) = live.snapshot().services
     assert (call.operator, dict(call.parameters)) == ("bank/credit_check", {})
+
+
+def test_a_process_without_start_event_begins_at_every_element_no_flow_leads_to():
+    # BPMN 2.0 §10.5.2: both tasks start at once; the process ends when both paths have (no end event).
+    xml = doc('<bpmn:userTask id="form"/><bpmn:userTask id="fee"/><bpmn:parallelGateway id="join"/>'
+              '<bpmn:scriptTask id="note"><bpmn:script>noted = True</bpmn:script></bpmn:scriptTask>'
+              '<bpmn:sequenceFlow id="f1" sourceRef="form" targetRef="join"/>'
+              '<bpmn:sequenceFlow id="f2" sourceRef="fee" targetRef="join"/>'
+              '<bpmn:sequenceFlow id="f3" sourceRef="join" targetRef="note"/>')
+    live, _, _ = make(xml)
+    assert live.advance().completed == ()  # the added start event and fork are not in the history
+    waiting = {work.element_id: work.key for work in live.snapshot().humans}
+    assert set(waiting) == {"form", "fee"}
+    assert live.complete_human(waiting["form"], {}).completed == ("form",) and not live.finished
+    assert live.complete_human(waiting["fee"], {}).completed == ("fee", "note") and live.finished  # no gateways
+    assert live.data["noted"] is True
+    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
+    assert [e.get("id") for e in prepared.iter("{*}startEvent")] == ["p__start"]
+    assert [e.get("id") for e in prepared.iter("{*}endEvent")] == ["note__end"]
+
+
+def test_a_sub_process_without_start_or_end_event_runs_its_content():
+    xml = doc('<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="sub"/>'
+              '<bpmn:subProcess id="sub"><bpmn:scriptTask id="inner"><bpmn:script>y = 2</bpmn:script>'
+              '</bpmn:scriptTask></bpmn:subProcess>'
+              '<bpmn:sequenceFlow id="f1" sourceRef="sub" targetRef="e"/><bpmn:endEvent id="e"/>')
+    report, _ = _run_to_the_end(xml)
+    assert report.completed == ("s", "inner", "sub", "e")
+
+
+def test_a_level_that_nothing_begins_or_an_event_sub_process_keeps_its_missing_start():
+    from engine.prepare import implicit_starts
+
+    looped = etree.fromstring('<process xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="p">'
+                              '<task id="a"/><sequenceFlow id="f" sourceRef="a" targetRef="a"/></process>')
+    assert implicit_starts(looped) == []
+    handler = etree.fromstring('<subProcess xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="h" '
+                               'triggeredByEvent="true"><task id="a"/></subProcess>')
+    assert implicit_starts(handler) is None
+    prepared = prepare_for_engine(handler)
+    assert prepared.find("{*}startEvent") is None

@@ -133,12 +133,18 @@ def test_call_activity_to_a_process_of_another_model_still_builds():
     assert result.diagnostics == []
 
 
-def test_no_start_event():
+def test_no_start_event_and_an_end_event():
+    # BPMN requires a start event wherever there is an end event, so this level does not start implicitly.
     body = CHAIN.replace('<startEvent id="start" name="Request received"/>\n', "").replace(
         '<sequenceFlow id="f1" sourceRef="start" targetRef="check"/>\n', "")
     xml = document(process(body))
     d = failure(xml)
     assert (d.element_id, d.line) == ("p", line_of(xml, "<process")) and "no start event" in d.message
+
+
+def test_neither_start_nor_end_event_is_an_implicit_start():
+    body = '<task id="check" name="Check the deed"/>\n'
+    assert check(document(process(body))).processes == {"p": True}
 
 
 def test_unconditioned_gateway_flow_names_the_flow():
@@ -169,7 +175,7 @@ def test_sequence_flows_without_ids_make_a_process_unbuildable():
 
 def test_models_marking_no_process_executable_are_checked_with_warnings():
     body = CHAIN.replace('<startEvent id="start" name="Request received"/>\n', "").replace(
-        '<sequenceFlow id="f1" sourceRef="start" targetRef="check"/>\n', "")
+        '<sequenceFlow id="f1" sourceRef="start" targetRef="check"/>\n', "")  # an end event and no start
     result = check(document(process(CHAIN, executable=False), process(body, executable=False, pid="q")))
     assert result.processes == {"p": True, "q": False}
     assert [d.severity for d in result.diagnostics] == ["warning"]
