@@ -157,7 +157,8 @@ def _check_container(process: Process, owner: FlowNode | None, members: list[Flo
     if members and not any(n.tag == "endEvent" for n in members):
         found.append(Diagnostic(
             "warning", "process.no_end_event",
-            f"{where} has no end event, so it is not clear where it finishes; add one", element_id, line))
+            f"{where} has no end event, so it ends when all its paths have; add one to make that clear",
+            element_id, line))
     return found
 
 

@@ -58,18 +58,21 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   value at all. Such a timer is put in quotes.
 * **Implicit starts and ends.** A process or sub-process with neither start
   nor end events begins at every flow node that has no incoming sequence
-  flow, and ends when every path has (BPMN 2.0 §10.5.2, §10.5.3: activities,
-  gateways and intermediate events; not boundary events, compensation
-  handlers or event sub-processes). The library refuses such a level ("No
-  start event found"). It gets a plain start event (``<level id>__start``)
-  with a flow to that node, or, when there are several, to a parallel
-  gateway (``<level id>__start_fork``) that starts them all at once, and each
-  node with no outgoing sequence flow flows on to an end event of its own
-  (``<node id>__end``); none of them is in the instance's history. BPMN
-  requires a start event where there is an end event, so a level with end
-  events and no start event stays as it is, as do a level that nothing
-  would begin (empty, or a flow leads to every node) and an event
-  sub-process (it needs its trigger); the check refuses them.
+  flow (BPMN 2.0 §10.5.2: activities, gateways and intermediate events; not
+  boundary events, compensation handlers, link targets or event
+  sub-processes). The library refuses such a level ("No start event
+  found"). It gets a plain start event (``<level id>__start``) with a flow
+  to that node, or, when there are several, to a parallel gateway
+  (``<level id>__start_fork``) that starts them all at once. BPMN requires a
+  start event where there is an end event, so a level with end events and
+  no start event stays as it is, as do a level that nothing would begin
+  (empty, or a flow leads to every node) and an event sub-process (it needs
+  its trigger); the check refuses them. A level that starts but has no end
+  event ends when its paths have (§10.5.3); the library never completes
+  such a process (the instance waits for nothing) and refuses such a
+  sub-process, so each flow node there with no outgoing sequence flow gets
+  an end event of its own (``<node id>__end``). None of these is in the
+  instance's history.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -442,23 +445,35 @@ def _startable(el: etree._Element) -> bool:
 
 def _implicit_start_and_ends(container: etree._Element, ids: set[str]) -> None:
     nodes = implicit_starts(container)
-    if not nodes:
+    if nodes:
+        base = container.get("id") or "process"
+        start = etree.Element(f"{_Q}startEvent")
+        start.set("id", _fresh(f"{base}{START_SUFFIX}", ids))
+        nodes[0].addprevious(start)
+        first = start.get("id") or ""
+        if len(nodes) > 1:
+            fork = etree.Element(f"{_Q}parallelGateway")
+            fork.set("id", _fresh(f"{base}{FORK_SUFFIX}", ids))
+            start.addnext(fork)
+            _flow(container, _fresh(f"{first}_out", ids), first, fork.get("id") or "")
+            first = fork.get("id") or ""
+        for node in nodes:
+            _flow(container, _fresh(f"{first}_{node.get('id')}", ids), first, node.get("id") or "")
+    _implicit_ends(container, ids)
+
+
+def _implicit_ends(container: etree._Element, ids: set[str]) -> None:
+    """An end event after each dead end of a level that starts but has no end event.
+
+    Without one the library never completes a process (it waits for nothing)
+    and refuses a sub-process.
+    """
+    if _local(container) == "adHocSubProcess":
         return
-    base = container.get("id") or "process"
-    start = etree.Element(f"{_Q}startEvent")
-    start.set("id", _fresh(f"{base}{START_SUFFIX}", ids))
-    nodes[0].addprevious(start)
-    first = start.get("id") or ""
-    if len(nodes) > 1:
-        fork = etree.Element(f"{_Q}parallelGateway")
-        fork.set("id", _fresh(f"{base}{FORK_SUFFIX}", ids))
-        start.addnext(fork)
-        _flow(container, _fresh(f"{first}_out", ids), first, fork.get("id") or "")
-        first = fork.get("id") or ""
-    for node in nodes:
-        _flow(container, _fresh(f"{first}_{node.get('id')}", ids), first, node.get("id") or "")
-    # The library wants an end event (a process without one never completes): one per dead end.
     children = [el for el in container if isinstance(el.tag, str)]
+    kinds = {_local(el) for el in children}
+    if "endEvent" in kinds or "startEvent" not in kinds:
+        return
     sources = {el.get("sourceRef") for el in children if _local(el) == "sequenceFlow"}
     for node in children:
         node_id = node.get("id") or ""

@@ -17,10 +17,12 @@ import pytest
 from tests.engine.betsy_harness import run_betsy
 
 LIBRARY_PASSED, LIBRARY_REJECTED, LIBRARY_VALID_REJECTED = 85, 107, 18
-# 146, not the 156 of before: 10 constraint files were refused only for lacking a start event, which
+# 145, not the 156 of before: 10 constraint files were refused only for lacking a start event, which
 # BPMN allows where there is no end event either (they break rules the check does not test: data
-# association types, references of call activities and events, events without flows).
-OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 108, 146, 10
+# association types, references of call activities and events, events without flows), and one
+# (EXT105_2) has a sub-process with a start event and no end event, which BPMN forbids and the check
+# warns about: the engine runs it to the end of its paths, as Camunda does, instead of refusing it.
+OURS_PASSED, OURS_REJECTED, OURS_VALID_REJECTED = 108, 145, 10
 
 
 @pytest.mark.corpus

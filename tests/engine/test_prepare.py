@@ -324,3 +324,21 @@ def test_a_level_that_nothing_begins_or_an_event_sub_process_keeps_its_missing_s
     assert implicit_starts(handler) is None
     prepared = prepare_for_engine(handler)
     assert prepared.find("{*}startEvent") is None
+
+
+@pytest.mark.parametrize("level", ["process", "sub-process"])
+def test_a_level_with_a_start_event_and_no_end_event_completes_when_its_paths_have(level: str):
+    # The library alone never completes such a process (the instance waited for nothing) and refused
+    # such a sub-process.
+    inner = ('<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="a"/>'
+             '<bpmn:scriptTask id="a"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>')
+    if level == "process":
+        xml, expected = doc(inner), ("s", "a")
+    else:
+        xml = doc('<bpmn:startEvent id="top"/><bpmn:sequenceFlow id="g0" sourceRef="top" targetRef="sub"/>'
+                  f'<bpmn:subProcess id="sub">{inner}</bpmn:subProcess>'
+                  '<bpmn:sequenceFlow id="g1" sourceRef="sub" targetRef="done"/><bpmn:endEvent id="done"/>')
+        expected = ("top", "s", "a", "sub", "done")
+    report, prepared = _run_to_the_end(xml)
+    assert report.completed == expected
+    assert [e.get("id") for e in prepared.iter("{*}endEvent") if e.get("id") != "done"] == ["a__end"]
