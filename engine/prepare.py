@@ -63,7 +63,9 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   sub-processes). The library refuses such a level ("No start event
   found"). It gets a plain start event (``<level id>__start``) with a flow
   to that node, or, when there are several, to a parallel gateway
-  (``<level id>__start_fork``) that starts them all at once. BPMN requires a
+  (``<level id>__start_fork``) that starts them all at once; when the only
+  such node is a receive task that instantiates the process, it becomes a
+  message start event (same id): its message starts the process. BPMN requires a
   start event where there is an end event, so a level with end events and
   no start event stays as it is, as do a level that nothing would begin
   (empty, or a flow leads to every node) and an event sub-process (it needs
@@ -445,7 +447,7 @@ def _startable(el: etree._Element) -> bool:
 
 def _implicit_start_and_ends(container: etree._Element, ids: set[str]) -> None:
     nodes = implicit_starts(container)
-    if nodes:
+    if nodes and not _instantiating_receive(container, nodes):
         base = container.get("id") or "process"
         start = etree.Element(f"{_Q}startEvent")
         start.set("id", _fresh(f"{base}{START_SUFFIX}", ids))
@@ -460,6 +462,39 @@ def _implicit_start_and_ends(container: etree._Element, ids: set[str]) -> None:
         for node in nodes:
             _flow(container, _fresh(f"{first}_{node.get('id')}", ids), first, node.get("id") or "")
     _implicit_ends(container, ids)
+
+
+def _instantiating_receive(container: etree._Element, nodes: list[etree._Element]) -> bool:
+    """Make a receive task that instantiates its process (``instantiate="true"``) its start; True if done.
+
+    When it is the only thing that begins the level, the message it waits for
+    starts the process (BPMN 2.0 §10.3.3): the task becomes a message start
+    event with its id, name and outgoing flows. Not when events are attached
+    to it or it repeats (a start event can have neither).
+    """
+    if len(nodes) != 1:
+        return False
+    task = nodes[0]
+    message, task_id = task.get("messageRef"), task.get("id")
+    if _local(task) != "receiveTask" or task.get("instantiate") != "true" or not message:
+        return False
+    if any(el.get("attachedToRef") == task_id for el in container if isinstance(el.tag, str)):
+        return False
+    if task.find(f"{_Q}standardLoopCharacteristics") is not None \
+            or task.find(f"{_Q}multiInstanceLoopCharacteristics") is not None:
+        return False
+    start = etree.Element(f"{_Q}startEvent")
+    for attribute in ("id", "name"):
+        if task.get(attribute) is not None:
+            start.set(attribute, task.get(attribute) or "")
+    for child in list(task):  # a copy: appending moves each child out of the task
+        if isinstance(child.tag, str) and _local(child) in ("documentation", "extensionElements", "outgoing"):
+            start.append(child)
+    definition = etree.SubElement(start, f"{_Q}messageEventDefinition")
+    definition.set("messageRef", message)
+    task.addprevious(start)
+    container.remove(task)
+    return True
 
 
 def _implicit_ends(container: etree._Element, ids: set[str]) -> None:

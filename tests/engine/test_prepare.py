@@ -342,3 +342,26 @@ def test_a_level_with_a_start_event_and_no_end_event_completes_when_its_paths_ha
     report, prepared = _run_to_the_end(xml)
     assert report.completed == expected
     assert [e.get("id") for e in prepared.iter("{*}endEvent") if e.get("id") != "done"] == ["a__end"]
+
+
+def test_a_receive_task_that_instantiates_its_process_is_started_by_its_message():
+    from engine.spiff import build_specs, start_triggers
+
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
+           b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+           b'<bpmn:message id="m" name="request_filed"/><bpmn:process id="p" isExecutable="true">'
+           b'<bpmn:receiveTask id="got" name="Request received" messageRef="m" instantiate="true">'
+           b'<bpmn:documentation>the citizen filed it</bpmn:documentation><bpmn:outgoing>f1</bpmn:outgoing>'
+           b'</bpmn:receiveTask><bpmn:sequenceFlow id="f1" sourceRef="got" targetRef="t"/>'
+           b'<bpmn:scriptTask id="t"><bpmn:script>y = 1</bpmn:script></bpmn:scriptTask></bpmn:process>'
+           b'</bpmn:definitions>')
+    source = load_bytes(xml, "m.bpmn")
+    prepared = prepare_for_engine(read_model(source).source.root)
+    (start,) = prepared.iter("{*}startEvent")
+    assert (start.get("id"), start.get("name")) == ("got", "Request received")
+    assert [etree.QName(c).localname for c in start] == ["documentation", "outgoing", "messageEventDefinition"]
+    assert prepared.find(".//{*}receiveTask") is None
+    built = build_specs(read_model(source))
+    assert built.specs is not None, built.diagnostics
+    assert [(t.process_id, t.element_id, t.kind, t.name) for t in start_triggers("v-receive", built.specs)] == \
+        [("p", "got", "message", "request_filed")]
