@@ -75,6 +75,11 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   sub-process, so each flow node there with no outgoing sequence flow gets
   an end event of its own (``<node id>__end``). None of these is in the
   instance's history.
+* **Global tasks.** A call activity may call a global task, a task declared
+  once at the top of the file (``<globalScriptTask id="G">`` ...
+  ``<callActivity calledElement="G">``); the library only calls processes.
+  The call activity becomes the task itself (a script task with the global
+  task's script, a user task...), keeping its id, flows and boundary events.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -131,6 +136,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _rename_reserved(tree)
     ids = {el.get("id") for el in tree.iter() if isinstance(el.tag, str) and el.get("id")}
     _inline_definition_refs(tree, ids)
+    _global_tasks(tree)
     _camunda_collections(tree)
     _foreign_expressions(tree)
     _external_tasks(tree)
@@ -517,3 +523,32 @@ def _implicit_ends(container: etree._Element, ids: set[str]) -> None:
             end.set("id", _fresh(f"{node_id}{END_SUFFIX}", ids))
             node.addnext(end)
             _flow(container, _fresh(f"{node_id}{END_SUFFIX}_in", ids), node_id, end.get("id") or "")
+
+
+# A global task's kind -> the task a call activity of it becomes.
+_GLOBAL_TASKS = {"globalTask": "task", "globalScriptTask": "scriptTask", "globalUserTask": "userTask",
+                 "globalManualTask": "manualTask", "globalBusinessRuleTask": "businessRuleTask"}
+
+
+def _global_tasks(tree: etree._Element) -> None:
+    found = {el.get("id"): el for el in tree if isinstance(el.tag, str) and _local(el) in _GLOBAL_TASKS}
+    processes = {el.get("id") for el in tree.iter(f"{_Q}process")}
+    if not found:
+        return
+    for call in list(tree.iter(f"{_Q}callActivity")):
+        target = found.get(call.get("calledElement"))
+        if target is None or call.get("calledElement") in processes:
+            continue
+        call.tag = f"{_Q}{_GLOBAL_TASKS[_local(target)]}"
+        call.attrib.pop("calledElement", None)
+        if not call.get("name") and target.get("name"):
+            call.set("name", target.get("name") or "")
+        for attribute in ("scriptFormat", "implementation"):
+            if target.get(attribute) is not None and call.get(attribute) is None:
+                call.set(attribute, target.get(attribute) or "")
+        if call.find(f"{_Q}extensionElements") is None and target.find(f"{_Q}extensionElements") is not None:
+            at = 1 if len(call) and call[0].tag == f"{_Q}documentation" else 0  # BPMN's order
+            call.insert(at, copy.deepcopy(target.find(f"{_Q}extensionElements")))
+        script = target.find(f"{_Q}script")
+        if script is not None:
+            call.append(copy.deepcopy(script))  # last in a script task

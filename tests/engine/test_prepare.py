@@ -365,3 +365,26 @@ def test_a_receive_task_that_instantiates_its_process_is_started_by_its_message(
     assert built.specs is not None, built.diagnostics
     assert [(t.process_id, t.element_id, t.kind, t.name) for t in start_triggers("v-receive", built.specs)] == \
         [("p", "got", "message", "request_filed")]
+
+
+def test_a_call_activity_of_a_global_task_runs_that_task():
+    # SpiffWorkflow alone only calls processes: "calls the process 'check', which ... holds".
+    xml = (b'<?xml version="1.0" encoding="UTF-8"?>\n<bpmn:definitions '
+           b'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">'
+           b'<bpmn:globalScriptTask id="check" name="Check the fee"><bpmn:script>fee_ok = fee &gt; 0</bpmn:script>'
+           b'</bpmn:globalScriptTask><bpmn:globalUserTask id="sign" name="Sign"/>'
+           b'<bpmn:process id="p" isExecutable="true"><bpmn:startEvent id="s"/>'
+           b'<bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="c1"/>'
+           b'<bpmn:callActivity id="c1" calledElement="check"/><bpmn:sequenceFlow id="f1" sourceRef="c1" targetRef="c2"/>'
+           b'<bpmn:callActivity id="c2" name="Signature" calledElement="sign"/>'
+           b'<bpmn:sequenceFlow id="f2" sourceRef="c2" targetRef="e"/><bpmn:endEvent id="e"/></bpmn:process>'
+           b'</bpmn:definitions>')
+    live, _, _ = make(xml, data={"fee": 5})
+    assert live.advance().completed == ("s", "c1")
+    assert live.data["fee_ok"] is True
+    (work,) = live.snapshot().humans
+    assert (work.element_id, work.name) == ("c2", "Signature")
+    assert live.complete_human(work.key, {}).completed == ("c2", "e") and live.finished
+    prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
+    assert prepared.find(".//{*}callActivity") is None
+    assert prepared.find(".//{*}scriptTask").get("name") == "Check the fee"
