@@ -75,6 +75,12 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   sub-process, so each flow node there with no outgoing sequence flow gets
   an end event of its own (``<node id>__end``). None of these is in the
   instance's history.
+* **Diverging complex gateways.** A complex gateway that only splits (one
+  incoming flow, no activation condition) takes every outgoing flow whose
+  condition holds, or its default flow when none does (BPMN 2.0 §10.6.5):
+  what an inclusive gateway does. The library has no complex gateway; such a
+  gateway becomes an inclusive one with the same id. A joining complex
+  gateway (an activation condition over its incoming tokens) stays refused.
 * **Global tasks.** A call activity may call a global task, a task declared
   once at the top of the file (``<globalScriptTask id="G">`` ...
   ``<callActivity calledElement="G">``); the library only calls processes.
@@ -141,6 +147,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _foreign_expressions(tree)
     _external_tasks(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
+        _diverging_complex(container)
         _links(container, ids)
         _signal_ends(container, ids)
         _implicit_splits(container, ids)
@@ -552,3 +559,16 @@ def _global_tasks(tree: etree._Element) -> None:
         script = target.find(f"{_Q}script")
         if script is not None:
             call.append(copy.deepcopy(script))  # last in a script task
+
+
+def _diverging_complex(container: etree._Element) -> None:
+    gateways = [el for el in container if isinstance(el.tag, str) and _local(el) == "complexGateway"]
+    if not gateways:
+        return
+    incoming: dict[str, int] = defaultdict(int)
+    for flow in container:
+        if isinstance(flow.tag, str) and _local(flow) == "sequenceFlow":
+            incoming[flow.get("targetRef") or ""] += 1
+    for gateway in gateways:
+        if incoming[gateway.get("id") or ""] <= 1 and gateway.find(f"{_Q}activationCondition") is None:
+            gateway.tag = f"{_Q}inclusiveGateway"

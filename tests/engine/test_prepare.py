@@ -388,3 +388,30 @@ def test_a_call_activity_of_a_global_task_runs_that_task():
     prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
     assert prepared.find(".//{*}callActivity") is None
     assert prepared.find(".//{*}scriptTask").get("name") == "Check the fee"
+
+
+@pytest.mark.parametrize(("data", "taken"), [({"a": True, "b": True}, {"ta", "tb"}), ({"a": False, "b": True}, {"tb"}),
+                                             ({"a": False, "b": False}, {"td"})])
+def test_a_complex_gateway_that_only_splits_takes_every_flow_whose_condition_holds(data: dict, taken: set[str]):
+    # SpiffWorkflow alone refuses every complex gateway ("no support implemented for this task type").
+    xml = doc('<bpmn:startEvent id="s"/><bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="cx"/>'
+              '<bpmn:complexGateway id="cx" default="fd"/>'
+              '<bpmn:sequenceFlow id="fa" sourceRef="cx" targetRef="ta"><bpmn:conditionExpression>a'
+              '</bpmn:conditionExpression></bpmn:sequenceFlow>'
+              '<bpmn:sequenceFlow id="fb" sourceRef="cx" targetRef="tb"><bpmn:conditionExpression>b'
+              '</bpmn:conditionExpression></bpmn:sequenceFlow><bpmn:sequenceFlow id="fd" sourceRef="cx" targetRef="td"/>'
+              + "".join(f'<bpmn:scriptTask id="{t}"><bpmn:script>{t}_ran = True</bpmn:script></bpmn:scriptTask>'
+                        f'<bpmn:sequenceFlow id="g{t}" sourceRef="{t}" targetRef="e{t}"/><bpmn:endEvent id="e{t}"/>'
+                        for t in ("ta", "tb", "td")))
+    live, _, _ = make(xml, data=data)
+    report = live.advance()
+    assert report.failure is None and live.finished
+    assert {e for e in report.completed if e.startswith("t")} == taken
+    joining = doc('<bpmn:startEvent id="s"/><bpmn:parallelGateway id="p"/><bpmn:complexGateway id="cx">'
+                  '<bpmn:activationCondition>activationCount &gt;= 1</bpmn:activationCondition></bpmn:complexGateway>'
+                  '<bpmn:sequenceFlow id="f0" sourceRef="s" targetRef="p"/>'
+                  '<bpmn:sequenceFlow id="f1" sourceRef="p" targetRef="cx"/>'
+                  '<bpmn:sequenceFlow id="f2" sourceRef="p" targetRef="cx"/>'
+                  '<bpmn:sequenceFlow id="f3" sourceRef="cx" targetRef="e"/><bpmn:endEvent id="e"/>')
+    assert prepare_for_engine(read_model(load_bytes(joining, "m.bpmn")).source.root).find(".//{*}complexGateway") \
+        is not None  # a join stays what it is (and refused)
