@@ -1,6 +1,6 @@
 """Benchmark of the durable engine against SpiffWorkflow in memory (a script, not a test).
 
-    python bench/engine.py [--instances 30] [--rounds 5] [--postgres URL]
+    python bench/engine.py [--instances 30] [--rounds 9] [--postgres URL]
 
 Prints what it measures and, as its last line, one JSON object with these
 ratios, each measured in this run:
@@ -392,7 +392,9 @@ def step_costs(a: _Stepper, b: _Stepper, samples: int) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--instances", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=9,
+                        help="alternating rounds of the first three runs; each figure is the median round "
+                             "(a burst of load on a shared machine moves one round by 10 %%)")
     parser.add_argument("--samples", type=int, default=60, help="timed steps on each side of the step ratios")
     parser.add_argument("--postgres", default=os.environ.get("PANJEREH_BENCH_POSTGRES",
                                                              "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
