@@ -88,7 +88,8 @@ def run_model(engine: Engine, source: Source, options: RunOptions, *, called: Se
     state = engine.start(deployment.version.id, process_id=process_id, data=options.data,
                          business_key=options.business_key, actor=RUN_USER)
     state = drive(engine, state, Answers(options.answers), options)
-    return report(engine, state)
+    # The warnings too: what the engine runs differently from what the model may seem to say.
+    return report(engine, state, [d.to_json() for d in deployment.diagnostics if d.severity != "error"])
 
 
 def _rejected(options: RunOptions, errors: Sequence[Diagnostic]) -> dict[str, Any]:

@@ -195,3 +195,21 @@ def test_panjereh_run_text_and_usage_errors(tmp_path: Path) -> None:
     assert code == 0 and text.startswith("status: completed") and "t_defect → t_count → t_submit" in text
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--data", "{not json")[0] == 2
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--mock", "nojson")[0] == 2
+
+
+def test_panjereh_run_reports_the_models_warnings(tmp_path: Path, run_schema: dict[str, Any]) -> None:
+    # No start event: the engine begins at the task no flow leads to, and the report says so.
+    model = tmp_path / "implicit.bpmn"
+    model.write_text('<?xml version="1.0" encoding="UTF-8"?>\n'
+                     '<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d" targetNamespace="t">\n'
+                     '<process id="p" name="Licence" isExecutable="true">\n'
+                     '<scriptTask id="fee" name="Fee"><script>fee = 10</script></scriptTask>\n'
+                     '</process>\n</definitions>\n', encoding="utf-8")
+    code, text = run_cli(str(model), "--format", "json", "--no-simulator", "--clock", "virtual")
+    out = json.loads(text)
+    jsonschema.validate(out, run_schema)
+    assert code == 0 and out["status"] == "completed" and out["completed"] == ["fee"]
+    (warning,) = [d for d in out["diagnostics"] if d["code"] == "process.no_start_event"]
+    assert (warning["severity"], warning["element_id"], warning["line"]) == ("warning", "p", 3)
+    code, text = run_cli(str(model), "--no-simulator", "--clock", "virtual")
+    assert code == 0 and "warning: the process «Licence» (p) has no start event" in text
