@@ -72,10 +72,16 @@ class Handoff:
                 taken.append(self._leases.popleft())
             return taken
 
-    def wait(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` seconds for a lease (or :meth:`wake`); True if one is waiting."""
+    def wait(self, timeout: float, stop: threading.Event | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for a lease (or :meth:`wake`); True if one is waiting.
+
+        ``stop`` is looked at under the lock :meth:`wake` takes: a pool that sets
+        it and then wakes its workers cannot slip in between a worker's last
+        look and its wait (the wake would be lost, and the worker would sleep
+        for the whole poll interval).
+        """
         with self._ready:
-            if not self._leases:
+            if not self._leases and not (stop is not None and stop.is_set()):
                 self._ready.wait(timeout)
             return bool(self._leases)
 

@@ -172,7 +172,7 @@ class Worker:
         """Work until ``stop`` is set, waiting ``poll_interval`` seconds whenever the queue is empty."""
         while not stop.is_set():
             if self._guarded_round(stop) == 0:
-                self.handoff.wait(self.poll_interval)  # a job handed over wakes it at once
+                self.handoff.wait(self.poll_interval, stop)  # a job handed over, or stopping, wakes it at once
 
     def drain(self, stop: threading.Event) -> int:
         """Work until no job is due (or ``stop`` is set); return how many jobs were taken."""

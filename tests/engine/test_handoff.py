@@ -12,6 +12,7 @@ from sqlalchemy import event, select
 
 from bpmn.load import load_bytes
 from engine import instances
+from engine.handoff import Handoff
 from engine.jobs import JobQueue
 from engine.models import Job
 from engine.worker import Worker
@@ -185,3 +186,16 @@ def test_a_chain_of_handed_jobs_does_not_keep_queued_jobs_from_their_turn(db, cl
     assert engine.state(queued.id).status == engine.state(chained.id).status == "completed"
     # The queued instance's first job ran before the other instance's chain of 30 was over.
     assert ran.index(queued.id) < len(ran) - ran[::-1].index(chained.id) - 1 - 20, ran
+
+
+def test_a_worker_told_to_stop_just_before_it_waits_does_not_sleep_its_poll_interval():
+    # The pool sets its stop event, then wakes the workers; a worker between its last look at the
+    # event and its wait missed that wake and slept the whole interval (an hour in the test above).
+    handoff = Handoff("w")
+    stop = threading.Event()
+    stop.set()
+    handoff.wake()  # before anyone waits: nobody to notify
+    waiter = threading.Thread(target=handoff.wait, args=(3600, stop), daemon=True)
+    waiter.start()
+    waiter.join(timeout=10)
+    assert not waiter.is_alive()
