@@ -101,7 +101,7 @@ from typing import Any, ClassVar
 from uuid import UUID
 
 from lxml import etree
-from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
+from SpiffWorkflow.bpmn.exceptions import WorkflowDataException, WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.event_parsers import (
     CONDITIONAL_EVENT_XPATH,
     ERROR_EVENT_XPATH,
@@ -2333,7 +2333,26 @@ def _failure_of(exc: Exception) -> Failure:
     return Failure(element, _short(exc), kind)
 
 
+def _data_problem(exc: WorkflowDataException) -> str | None:
+    """What a task's data input or output lacked, in words (the library says only "Missing data input")."""
+    spec = exc.data_input or exc.data_output
+    name = getattr(spec, "bpmn_id", None)
+    if not name:
+        return None
+    label = getattr(spec, "bpmn_name", None)
+    said = f"{name!r}" + (f" («{label}»)" if label and label != name else "")
+    if exc.data_input is not None:
+        return (f"the task's data input {said}, which its ioSpecification requires, is not in the case's data "
+                "(a data input association or an earlier step must provide it)")
+    return (f"the task's data output {said}, which its ioSpecification promises, was not set by the task "
+            "(its script or form must set a variable of that name)")
+
+
 def _short(exc: BaseException) -> str:
+    if isinstance(exc, WorkflowDataException) and str(exc).startswith("Missing data"):
+        explained = _data_problem(exc)
+        if explained is not None:
+            return explained
     text = str(exc) if isinstance(exc, SpiffWorkflowException | ScriptError) else f"{type(exc).__name__}: {exc}"
     # The library wraps a failed condition as "Error evaluating expression '...'" and keeps the reason
     # only as the exception being handled: say it (a variable not set, a type that does not compare).

@@ -415,3 +415,4 @@ def test_a_complex_gateway_that_only_splits_takes_every_flow_whose_condition_hol
                   '<bpmn:sequenceFlow id="f3" sourceRef="cx" targetRef="e"/><bpmn:endEvent id="e"/>')
     assert prepare_for_engine(read_model(load_bytes(joining, "m.bpmn")).source.root).find(".//{*}complexGateway") \
         is not None  # a join stays what it is (and refused)
+

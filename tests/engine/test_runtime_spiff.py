@@ -433,3 +433,19 @@ def test_an_ad_hoc_sub_process_ends_when_its_activities_have(condition: str):
     live = reload(live, specs, Store(), clock)  # the sub-process's spec comes back from JSON as ours
     assert live.complete_human(human(live, "b"), {"uploaded": True}).failure is None and live.finished
     assert (live.data["first"], live.data["uploaded"]) == (1, True) and "data_objects" not in live.data
+
+
+@pytest.mark.parametrize(("data", "said"), [({}, "data input 'area' («Floor area»)"),
+                                            ({"area": 120}, "data output 'fee' («Fee»)")])
+def test_a_missing_data_input_or_output_is_named(data: dict, said: str):
+    # The library says only "Missing data input" / "Missing data ouput".
+    xml = doc('<bpmn:startEvent id="s"/><bpmn:scriptTask id="calc"><bpmn:ioSpecification>'
+              '<bpmn:dataInput id="area" name="Floor area"/><bpmn:dataOutput id="fee" name="Fee"/>'
+              '<bpmn:inputSet><bpmn:dataInputRefs>area</bpmn:dataInputRefs></bpmn:inputSet>'
+              '<bpmn:outputSet><bpmn:dataOutputRefs>fee</bpmn:dataOutputRefs></bpmn:outputSet>'
+              '</bpmn:ioSpecification><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask><bpmn:endEvent id="e"/>'
+              '<bpmn:sequenceFlow id="f1" sourceRef="s" targetRef="calc"/>'
+              '<bpmn:sequenceFlow id="f2" sourceRef="calc" targetRef="e"/>')
+    live, _, _ = make(xml, data=data)
+    failure = live.advance().failure
+    assert failure is not None and failure.element_id == "calc" and said in failure.message
