@@ -61,9 +61,9 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   flow (BPMN 2.0 §10.5.2: activities, gateways and intermediate events; not
   boundary events, compensation handlers, link targets or event
   sub-processes). The library refuses such a level ("No start event
-  found"). It gets a plain start event (``<level id>__start``) with a flow
+  found"). It gets a plain start event (``<level id>__implicit_start``) with a flow
   to that node, or, when there are several, to a parallel gateway
-  (``<level id>__start_fork``) that starts them all at once; when the only
+  (``<level id>__implicit_fork``) that starts them all at once; when the only
   such node is a receive task that instantiates the process, it becomes a
   message start event (same id): its message starts the process. BPMN requires a
   start event where there is an end event, so a level with end events and
@@ -73,7 +73,7 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   event ends when its paths have (§10.5.3); the library never completes
   such a process (the instance waits for nothing) and refuses such a
   sub-process, so each flow node there with no outgoing sequence flow gets
-  an end event of its own (``<node id>__end``). None of these is in the
+  an end event of its own (``<node id>__implicit_end``). None of these is in the
   instance's history.
 * **Diverging complex gateways.** A complex gateway that only splits (one
   incoming flow, no activation condition) takes every outgoing flow whose
@@ -112,9 +112,9 @@ _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
 _NO_SPLIT = {"exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway", "complexGateway",
              "startEvent", "sequenceFlow"}
 SPLIT_SUFFIX = "__split"
-START_SUFFIX = "__start"
-FORK_SUFFIX = "__start_fork"
-END_SUFFIX = "__end"
+START_SUFFIX = "__implicit_start"
+FORK_SUFFIX = "__implicit_fork"
+END_SUFFIX = "__implicit_end"
 LINK_SUFFIX = "__link"
 SIGNAL_SUFFIX = "__signal"
 RENAMED_SUFFIX = "__el"

@@ -300,8 +300,8 @@ def test_a_process_without_start_event_begins_at_every_element_no_flow_leads_to(
     assert live.complete_human(waiting["fee"], {}).completed == ("fee", "note") and live.finished  # no gateways
     assert live.data["noted"] is True
     prepared = prepare_for_engine(read_model(load_bytes(xml, "m.bpmn")).source.root)
-    assert [e.get("id") for e in prepared.iter("{*}startEvent")] == ["p__start"]
-    assert [e.get("id") for e in prepared.iter("{*}endEvent")] == ["note__end"]
+    assert [e.get("id") for e in prepared.iter("{*}startEvent")] == ["p__implicit_start"]
+    assert [e.get("id") for e in prepared.iter("{*}endEvent")] == ["note__implicit_end"]
 
 
 def test_a_sub_process_without_start_or_end_event_runs_its_content():
@@ -341,7 +341,7 @@ def test_a_level_with_a_start_event_and_no_end_event_completes_when_its_paths_ha
         expected = ("top", "s", "a", "sub", "done")
     report, prepared = _run_to_the_end(xml)
     assert report.completed == expected
-    assert [e.get("id") for e in prepared.iter("{*}endEvent") if e.get("id") != "done"] == ["a__end"]
+    assert [e.get("id") for e in prepared.iter("{*}endEvent") if e.get("id") != "done"] == ["a__implicit_end"]
 
 
 def test_a_receive_task_that_instantiates_its_process_is_started_by_its_message():
