@@ -1133,8 +1133,6 @@ def _build_registry() -> Any:
 
 
 _REGISTRY = _build_registry()
-
-
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
