@@ -47,6 +47,20 @@ GATEWAY_TAGS = frozenset({
     "eventBasedGateway",
 })
 SUBPROCESS_TAGS = frozenset({"subProcess", "transaction", "adHocSubProcess"})
+
+
+def starts_implicitly(tag: str, attrs: Mapping[str, str], links: bool) -> bool:
+    """Whether a flow node no sequence flow leads to begins a level with neither start nor end events.
+
+    BPMN 2.0 §10.5.2: activities, gateways and intermediate events do; not
+    compensation handlers, event sub-processes (they wait for their trigger)
+    or a link catch event (``links``: it continues a path that jumped to it).
+    The check (``bpmn.validate``) and the engine (``engine.prepare``) both ask here.
+    """
+    if tag == "intermediateCatchEvent" and links:
+        return False
+    return ((tag in ACTIVITY_TAGS or tag in GATEWAY_TAGS or tag in ("intermediateCatchEvent", "intermediateThrowEvent"))
+            and attrs.get("isForCompensation") != "true" and attrs.get("triggeredByEvent") != "true")
 DATA_TAGS = frozenset({
     "dataObject", "dataObjectReference", "dataStoreReference", "dataInput", "dataOutput",
 })

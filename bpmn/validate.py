@@ -26,7 +26,7 @@ from dataclasses import replace
 
 from bpmn.diagnostics import Diagnostic, sort_key
 from bpmn.load import BPMN_NS
-from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow, local
+from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow, local, starts_implicitly
 from bpmn.references import ElementIndex, check_references, describe, describe_node, exec_severity, named
 from bpmn.xsd import check_schema
 
@@ -106,10 +106,8 @@ def _check_process(model: Model, process: Process) -> list[Diagnostic]:
 def _implicit_starters(members: list[FlowNode], incoming: Mapping[str, list[SequenceFlow]]) -> list[FlowNode]:
     """What starts a level with neither start nor end events: its activities, gateways and
     intermediate events that no sequence flow leads to (BPMN 2.0 §10.5.2), as the engine runs it."""
-    return [n for n in members if n.tag not in ("startEvent", "endEvent") and not incoming.get(n.id)
-            and n.tag not in ("boundaryEvent", "implicitThrowEvent")
-            and not (n.tag == "intermediateCatchEvent" and "linkEventDefinition" in n.event_definitions)
-            and n.attrs.get("isForCompensation") != "true" and n.attrs.get("triggeredByEvent") != "true"]
+    return [n for n in members if not incoming.get(n.id)
+            and starts_implicitly(n.tag, n.attrs, "linkEventDefinition" in n.event_definitions)]
 
 
 def _check_container(process: Process, owner: FlowNode | None, members: list[FlowNode],

@@ -99,12 +99,12 @@ from __future__ import annotations
 
 import copy
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 from lxml import etree
 
 from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
-from bpmn.model import ACTIVITY_TAGS, GATEWAY_TAGS
+from bpmn.model import starts_implicitly
 from engine import expressions
 
 _Q = f"{{{BPMN_NS}}}"
@@ -319,6 +319,16 @@ def _fresh(base: str, ids: set[str]) -> str:
     return candidate
 
 
+def _children(container: etree._Element) -> list[etree._Element]:
+    """The elements directly in ``container`` (not its comments or processing instructions)."""
+    return [el for el in container if isinstance(el.tag, str)]
+
+
+def _flow_ends(children: list[etree._Element], end: str) -> list[str]:
+    """The ``sourceRef`` or ``targetRef`` (``end``) of every sequence flow among ``children``."""
+    return [el.get(end) or "" for el in children if _local(el) == "sequenceFlow"]
+
+
 def _flow(container: etree._Element, flow_id: str, source: str, target: str) -> etree._Element:
     flow = etree.SubElement(container, f"{_Q}sequenceFlow")
     flow.set("id", flow_id)
@@ -328,7 +338,7 @@ def _flow(container: etree._Element, flow_id: str, source: str, target: str) -> 
 
 
 def _implicit_splits(container: etree._Element, ids: set[str]) -> None:
-    children = [el for el in container if isinstance(el.tag, str)]
+    children = _children(container)
     outgoing: dict[str, list[etree._Element]] = defaultdict(list)
     for el in children:
         if _local(el) == "sequenceFlow" and el.get("sourceRef"):
@@ -384,7 +394,7 @@ def _inline_definition_refs(tree: etree._Element, ids: set[str]) -> None:
 
 
 def _signal_ends(container: etree._Element, ids: set[str]) -> None:
-    for end in [el for el in container if isinstance(el.tag, str) and _local(el) == "endEvent"]:
+    for end in [el for el in _children(container) if _local(el) == "endEvent"]:
         signal = end.find(f"{_Q}signalEventDefinition")
         end_id = end.get("id")
         if signal is None or not end_id:
@@ -398,8 +408,8 @@ def _signal_ends(container: etree._Element, ids: set[str]) -> None:
         throw.append(signal)
         end.addprevious(throw)
         # The end event's incoming flows now reach the throw event, which flows on to the end event.
-        for flow in container:
-            if isinstance(flow.tag, str) and _local(flow) == "sequenceFlow" and flow.get("targetRef") == end_id:
+        for flow in _children(container):
+            if _local(flow) == "sequenceFlow" and flow.get("targetRef") == end_id:
                 flow.set("targetRef", throw_id)
         for incoming in end.findall(f"{_Q}incoming"):
             end.remove(incoming)
@@ -409,9 +419,7 @@ def _signal_ends(container: etree._Element, ids: set[str]) -> None:
 def _links(container: etree._Element, ids: set[str]) -> None:
     throws: dict[str, list[etree._Element]] = defaultdict(list)
     catches: dict[str, etree._Element] = {}
-    for el in container:
-        if not isinstance(el.tag, str):
-            continue
+    for el in _children(container):
         link = el.find(f"{_Q}linkEventDefinition")
         if link is None or not link.get("name"):
             continue
@@ -430,10 +438,6 @@ def _links(container: etree._Element, ids: set[str]) -> None:
         target.remove(target.find(f"{_Q}linkEventDefinition"))
 
 
-# Flow nodes an implicit start may begin (BPMN 2.0 §10.5.2): activities, gateways, intermediate events.
-_STARTABLE = ACTIVITY_TAGS | GATEWAY_TAGS | {"intermediateCatchEvent", "intermediateThrowEvent"}
-
-
 def implicit_starts(container: etree._Element) -> list[etree._Element] | None:
     """The nodes an implicit start begins in ``container``; None when it does not start implicitly.
 
@@ -445,17 +449,16 @@ def implicit_starts(container: etree._Element) -> list[etree._Element] | None:
     kind = _local(container)
     if kind == "adHocSubProcess" or container.get("triggeredByEvent") == "true":
         return None
-    children = [el for el in container if isinstance(el.tag, str)]
+    children = _children(container)
     if any(_local(el) in ("startEvent", "endEvent") for el in children):
         return None
-    targets = {el.get("targetRef") for el in children if _local(el) == "sequenceFlow"}
+    targets = set(_flow_ends(children, "targetRef"))
     return [el for el in children if _startable(el) and el.get("id") not in targets]
 
 
 def _startable(el: etree._Element) -> bool:
-    return (_local(el) in _STARTABLE and bool(el.get("id")) and el.get("isForCompensation") != "true"
-            and el.get("triggeredByEvent") != "true"
-            and el.find(f"{_Q}linkEventDefinition") is None)  # a link nobody throws to stays unreached
+    return bool(el.get("id")) and starts_implicitly(_local(el), el.attrib,
+                                                    el.find(f"{_Q}linkEventDefinition") is not None)
 
 
 def _implicit_start_and_ends(container: etree._Element, ids: set[str]) -> None:
@@ -491,7 +494,7 @@ def _instantiating_receive(container: etree._Element, nodes: list[etree._Element
     message, task_id = task.get("messageRef"), task.get("id")
     if _local(task) != "receiveTask" or task.get("instantiate") != "true" or not message:
         return False
-    if any(el.get("attachedToRef") == task_id for el in container if isinstance(el.tag, str)):
+    if any(el.get("attachedToRef") == task_id for el in _children(container)):
         return False
     if task.find(f"{_Q}standardLoopCharacteristics") is not None \
             or task.find(f"{_Q}multiInstanceLoopCharacteristics") is not None:
@@ -518,11 +521,11 @@ def _implicit_ends(container: etree._Element, ids: set[str]) -> None:
     """
     if _local(container) == "adHocSubProcess":
         return
-    children = [el for el in container if isinstance(el.tag, str)]
+    children = _children(container)
     kinds = {_local(el) for el in children}
     if "endEvent" in kinds or "startEvent" not in kinds:
         return
-    sources = {el.get("sourceRef") for el in children if _local(el) == "sequenceFlow"}
+    sources = set(_flow_ends(children, "sourceRef"))
     for node in children:
         node_id = node.get("id") or ""
         if _startable(node) and node_id not in sources:
@@ -538,10 +541,10 @@ _GLOBAL_TASKS = {"globalTask": "task", "globalScriptTask": "scriptTask", "global
 
 
 def _global_tasks(tree: etree._Element) -> None:
-    found = {el.get("id"): el for el in tree if isinstance(el.tag, str) and _local(el) in _GLOBAL_TASKS}
-    processes = {el.get("id") for el in tree.iter(f"{_Q}process")}
+    found = {el.get("id"): el for el in _children(tree) if _local(el) in _GLOBAL_TASKS}
     if not found:
         return
+    processes = {el.get("id") for el in tree.iter(f"{_Q}process")}
     for call in list(tree.iter(f"{_Q}callActivity")):
         target = found.get(call.get("calledElement"))
         if target is None or call.get("calledElement") in processes:
@@ -562,13 +565,11 @@ def _global_tasks(tree: etree._Element) -> None:
 
 
 def _diverging_complex(container: etree._Element) -> None:
-    gateways = [el for el in container if isinstance(el.tag, str) and _local(el) == "complexGateway"]
+    children = _children(container)
+    gateways = [el for el in children if _local(el) == "complexGateway"]
     if not gateways:
         return
-    incoming: dict[str, int] = defaultdict(int)
-    for flow in container:
-        if isinstance(flow.tag, str) and _local(flow) == "sequenceFlow":
-            incoming[flow.get("targetRef") or ""] += 1
+    incoming = Counter(_flow_ends(children, "targetRef"))
     for gateway in gateways:
         if incoming[gateway.get("id") or ""] <= 1 and gateway.find(f"{_Q}activationCondition") is None:
             gateway.tag = f"{_Q}inclusiveGateway"
