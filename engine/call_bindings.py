@@ -77,8 +77,9 @@ class Binding:
 LATEST_BINDING = Binding()
 
 
-def _attr(node: FlowNode, local: str) -> str | None:
-    value = next((v for k, v in node.attrs.items() if k.rpartition("}")[2] == local), None)
+def _attr(attrs: Mapping[str, str], local: str) -> str | None:
+    """The attribute named ``local`` in any namespace (or none), stripped."""
+    value = next((v for k, v in attrs.items() if k.rpartition("}")[2] == local), None)
     return value.strip() if value is not None else None
 
 
@@ -89,7 +90,7 @@ def version_tags(model: Model) -> dict[str, str]:
         element = process.element
         if element is None:
             continue
-        tag = next((v for k, v in element.attrib.items() if k.rpartition("}")[2] == "versionTag"), "").strip()
+        tag = _attr(element.attrib, "versionTag")
         if tag:
             tags[process.id] = tag[:MAX_TAG_LENGTH]
     return tags
@@ -106,7 +107,7 @@ def calls(model: Model) -> Iterator[tuple[FlowNode, str]]:
 
 def _read(node: FlowNode, called: str, own: bool) -> tuple[Binding | None, Diagnostic | None]:
     """The binding one call activity asks for, or the diagnostic saying why it cannot have it."""
-    kind = _attr(node, "calledElementBinding") or LATEST
+    kind = _attr(node.attrs, "calledElementBinding") or LATEST
     who = describe_node(node)
 
     def refuse(why: str) -> tuple[None, Diagnostic]:
@@ -126,13 +127,13 @@ def _read(node: FlowNode, called: str, own: bool) -> tuple[Binding | None, Diagn
         return refuse("with the deployment binding (the process of the same model), but this model does not "
                       "hold it: deploy them in one file, or bind to the latest version")
     if kind == VERSION:
-        raw = _attr(node, "calledElementVersion") or ""
+        raw = _attr(node.attrs, "calledElementVersion") or ""
         if not raw.isdecimal() or int(raw) < 1:
             return refuse(f"bound to a version, but its version '{raw}' is not a number from 1 up (Panjereh "
                           "resolves the version when the instance starts and evaluates no expression there)")
         return Binding(VERSION, version=int(raw)), None
     if kind == VERSION_TAG:
-        tag = _attr(node, "calledElementVersionTag") or ""
+        tag = _attr(node.attrs, "calledElementVersionTag") or ""
         if not tag or "${" in tag or "#{" in tag or len(tag) > MAX_TAG_LENGTH:
             return refuse(f"bound to a version tag, but its tag '{tag[:60]}' is missing, an expression or longer "
                           f"than {MAX_TAG_LENGTH} characters")
@@ -149,7 +150,7 @@ def read_bindings(model: Model) -> tuple[dict[str, Binding], list[Diagnostic]]:
         binding, problem = _read(node, called, called in own)
         if problem is not None:
             diagnostics.append(problem)
-        if _attr(node, "calledElementTenantId"):
+        if _attr(node.attrs, "calledElementTenantId"):
             diagnostics.append(Diagnostic(
                 "warning", CALL_BINDING, f"the {describe_node(node)} names a tenant for the process {called}; "
                 "Panjereh has no tenants and looks among all deployed versions", node.id, node.line))
