@@ -30,6 +30,7 @@ from bpmn.references import describe_node
 from bpmn.validate import validate
 from engine.call_bindings import Binding, calls, read_bindings, with_bindings
 from engine.clock import Clock
+from engine.data_associations import data_association_warnings
 from engine.sandbox import Sandbox
 from engine.scriptcheck import check_model_scripts
 from engine.spiff import build_specs, check_executable
@@ -61,6 +62,7 @@ def check_model(model: Model, sandbox: Sandbox | None = None) -> list[Diagnostic
     found += check_executable(model).diagnostics
     found += check_model_scripts(model, sandbox)
     found += check_engine_limits(model)
+    found += data_association_warnings(model.source.root)
     found += read_bindings(model)[1]
     unique = list(dict.fromkeys(found))
     return sorted(unique, key=sort_key)

@@ -86,6 +86,10 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   ``<callActivity calledElement="G">``); the library only calls processes.
   The call activity becomes the task itself (a script task with the global
   task's script, a user task...), keeping its id, flows and boundary events.
+* **Data associations.** Data objects named directly, inputs and outputs
+  named otherwise than their data object, and associations the library
+  cannot run (to the process's own data input or output, a property): see
+  ``engine.data_associations``.
 * **Ids the library uses itself.** An element whose id is ``Start``, ``End``
   or ``Root`` collides with the library's internal task specs of those names
   and is silently dropped (a start event ``Start`` leaves the process with
@@ -106,6 +110,7 @@ from lxml import etree
 from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
 from bpmn.model import starts_implicitly
 from engine import expressions
+from engine.data_associations import rewrite_data_associations
 
 _Q = f"{{{BPMN_NS}}}"
 _CONTAINERS = {"process", "subProcess", "transaction", "adHocSubProcess"}
@@ -146,6 +151,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _camunda_collections(tree)
     _foreign_expressions(tree)
     _external_tasks(tree)
+    rewrite_data_associations(tree)
     for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
         _diverging_complex(container)
         _links(container, ids)
