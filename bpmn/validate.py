@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
+from bpmn.data_rules import check_data_rules
 from bpmn.diagnostics import Diagnostic, sort_key
 from bpmn.load import BPMN_NS
 from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow, local, starts_implicitly
@@ -41,7 +42,9 @@ def validate(model: Model) -> list[Diagnostic]:
     """Every problem found in ``model``, sorted with :func:`bpmn.diagnostics.sort_key`."""
     root = model.source.root
     found = check_schema(root)
-    found += check_references(model, ElementIndex(root))
+    index = ElementIndex(root)
+    found += check_references(model, index)
+    found += check_data_rules(root, index)
     if not model.processes:
         found.append(Diagnostic(
             "error", "model.no_process",
