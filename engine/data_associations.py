@@ -129,7 +129,7 @@ def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropp
     drop_io = False
     who = describe(kind, el.get("name"), el.get("id"))
 
-    def drop(assoc: etree._Element, reads: bool, far: str, why: str) -> None:
+    def drop(reads: bool, far: str, why: str) -> None:
         dropped.append(Dropped(el.get("id") or "", who, el.sourceline, reads, far, why))
 
     for assoc in _associations(el):
@@ -145,7 +145,7 @@ def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropp
             elif _backed_store(target, by_id):
                 variables.append("")  # a data store: the library reads and writes it by its own rules
             else:
-                drop(assoc, reads, _described(target, _ref_text(ref)),
+                drop(reads, _described(target, _ref_text(ref)),
                      "it is neither a data object of the process nor a named data store")
                 assoc.remove(ref)
         if not variables:
@@ -163,7 +163,7 @@ def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropp
         why = ("the activity's own input and output cannot be paired with it here" if kind not in _SCRIPTED
                or keeps_io else f"{near!r} or {variable!r} is not a name a script can use" if variable
                else "it has several sources")
-        drop(assoc, reads, ", ".join(_described(by_id.get(v), v) for v in variables if v) or "a data store", why)
+        drop(reads, ", ".join(_described(by_id.get(v), v) for v in variables if v) or "a data store", why)
         assoc.getparent().remove(assoc)
         drop_io = True
     if drop_io and io is not None and not keeps_io:
