@@ -84,15 +84,15 @@ def _association(assoc: etree._Element, tag: str, owner: etree._Element, index: 
             continue  # a dangling reference is data.dangling's to report
         kind = local(item)
         if kind in ("dataInput", "dataOutput") and _own(owner, item):
-            problems.append(f"{'reads from' if reads else 'writes into'} its own {kind} "
+            problems.append(f"{'reads from' if reads else 'writes into'} its own "
                             f"{index.describe(ref.text or '')}: the association runs the wrong way")
         elif kind == ("dataOutput" if reads else "dataInput") and _process_item(item, owner):
-            problems.append(f"{'reads' if reads else 'writes into'} the process's {kind} "
+            problems.append(f"{'reads' if reads else 'writes into'} the process's "
                             f"{index.describe(ref.text or '')}, which only "
                             f"{'receives results' if reads else 'gives the process its input'}")
         elif kind in ("dataInput", "dataOutput") and not _process_item(item, owner):
-            problems.append(f"{'reads' if reads else 'writes'} {index.describe(ref.text or '')}, the {kind} of "
-                            "another element, which is visible only to that element's own associations")
+            problems.append(f"{'reads' if reads else 'writes'} {index.describe(ref.text or '')}, which belongs to "
+                            "another element and is visible only to that element's own associations")
     near = assoc.find(f"{_Q}{near_tag}")
     item = index.get(near.text) if near is not None else None
     # Signavio names the element itself as the near end: it means the element, so it is let be.

@@ -47,11 +47,11 @@ def test_associations_bpmn_allows_are_not_errors(association: str):
 
 @pytest.mark.parametrize(("association", "said"), [
     ("<dataOutputAssociation><sourceRef>tout</sourceRef><targetRef>applicant</targetRef></dataOutputAssociation>",
-     "writes into the process's dataInput data input «Applicant» (applicant)"),
+     "writes into the process's data input «Applicant» (applicant), which only gives the process its input"),
     ("<dataInputAssociation><sourceRef>decision</sourceRef><targetRef>tin</targetRef></dataInputAssociation>",
-     "reads the process's dataOutput data output «Decision» (decision)"),
+     "reads the process's data output «Decision» (decision), which only receives results"),
     ("<dataOutputAssociation><sourceRef>DocRef</sourceRef><targetRef>tout</targetRef></dataOutputAssociation>",
-     "writes into its own dataOutput"),
+     "writes into its own data output tout: the association runs the wrong way"),
     ("<dataInputAssociation><sourceRef>DocRef</sourceRef><targetRef>decision</targetRef></dataInputAssociation>",
      "brings data into data output «Decision» (decision), which is not one of its own data inputs"),
 ])
@@ -71,7 +71,7 @@ def test_a_sub_process_input_is_not_visible_inside_it():
             'targetRef="e2"/></subProcess><endEvent id="e"/><sequenceFlow id="h1" sourceRef="s" targetRef="sp"/>'
             '<sequenceFlow id="h2" sourceRef="sp" targetRef="e"/>')
     (message,) = rule_errors(body, first="")
-    assert "the dataInput of another element" in message
+    assert "reads data input spin, which belongs to another element" in message
 
 
 CALLED = ('<process id="called" isExecutable="true"><ioSpecification><dataInput id="ci" itemSubjectRef="Deed"/>'
