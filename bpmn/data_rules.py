@@ -30,11 +30,10 @@ from lxml import etree
 
 from bpmn.diagnostics import Diagnostic
 from bpmn.load import BPMN_NS
-from bpmn.model import local
+from bpmn.model import bpmn_local, local
 from bpmn.references import ElementIndex, describe
 
 _Q = f"{{{BPMN_NS}}}"
-_READABLE = frozenset({"dataObject", "dataObjectReference", "dataStoreReference", "property"})
 _OWN_ENDS = {"dataInputAssociation": ("dataInput", "property"), "dataOutputAssociation": ("dataOutput", "property")}
 
 
@@ -42,9 +41,7 @@ def check_data_rules(root: etree._Element, index: ElementIndex) -> list[Diagnost
     """Every data association and call activity signature that breaks the rules above."""
     found: list[Diagnostic] = []
     for el in root.iter():
-        if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
-            continue
-        tag = local(el)
+        tag = bpmn_local(el)
         if tag in _OWN_ENDS:
             owner = el.getparent()
             if owner is not None:
@@ -80,19 +77,19 @@ def _association(assoc: etree._Element, tag: str, owner: etree._Element, index: 
     problems: list[str] = []
     for ref in assoc.findall(f"{_Q}{far_tag}"):
         item = index.get(ref.text)
-        if item is None or local(item) in _READABLE:
-            continue  # a dangling reference is data.dangling's to report
-        kind = local(item)
-        if kind in ("dataInput", "dataOutput") and _own(owner, item):
-            problems.append(f"{'reads from' if reads else 'writes into'} its own "
-                            f"{index.describe(ref.text or '')}: the association runs the wrong way")
-        elif kind == ("dataOutput" if reads else "dataInput") and _process_item(item, owner):
-            problems.append(f"{'reads' if reads else 'writes into'} the process's "
-                            f"{index.describe(ref.text or '')}, which only "
+        kind = local(item) if item is not None else ""
+        if kind not in ("dataInput", "dataOutput"):
+            continue  # a data object, store or property; what is dangling or no data is data.dangling's to report
+        said = index.describe(ref.text or "")
+        if _own(owner, item):
+            problems.append(f"{'reads from' if reads else 'writes into'} its own {said}: "
+                            "the association runs the wrong way")
+        elif not _process_item(item, owner):
+            problems.append(f"{'reads' if reads else 'writes'} {said}, which belongs to another element and is "
+                            "visible only to that element's own associations")
+        elif kind == ("dataOutput" if reads else "dataInput"):
+            problems.append(f"{'reads' if reads else 'writes into'} the process's {said}, which only "
                             f"{'receives results' if reads else 'gives the process its input'}")
-        elif kind in ("dataInput", "dataOutput") and not _process_item(item, owner):
-            problems.append(f"{'reads' if reads else 'writes'} {index.describe(ref.text or '')}, which belongs to "
-                            "another element and is visible only to that element's own associations")
     near = assoc.find(f"{_Q}{near_tag}")
     item = index.get(near.text) if near is not None else None
     # Signavio names the element itself as the near end: it means the element, so it is let be.

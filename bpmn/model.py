@@ -70,12 +70,36 @@ def _q(tag: str) -> str:
     return f"{{{BPMN_NS}}}{tag}"
 
 
+_BPMN_PREFIX = _q("")
+
+
 def local(el: etree._Element) -> str:
     """The local name of an element's tag ('' for comments and PIs)."""
     tag = el.tag
     if not isinstance(tag, str):
         return ""
     return tag.rpartition("}")[2]
+
+
+def bpmn_local(el: etree._Element) -> str:
+    """The local name of a BPMN element's tag ('' for other namespaces' elements, comments and PIs)."""
+    tag = el.tag
+    if not isinstance(tag, str) or not tag.startswith(_BPMN_PREFIX):
+        return ""
+    return tag[len(_BPMN_PREFIX):]
+
+
+def extension_elements(el: etree._Element) -> etree._Element:
+    """``el``'s ``extensionElements``, added where BPMN orders it (after the documentation) when it has none."""
+    ext = el.find(_q("extensionElements"))
+    if ext is None:
+        ext = etree.Element(_q("extensionElements"))
+        docs = [child for child in el if bpmn_local(child) == "documentation"]
+        if docs:
+            docs[-1].addnext(ext)
+        else:
+            el.insert(0, ext)
+    return ext
 
 
 def _text(el: etree._Element | None) -> str:

@@ -53,6 +53,7 @@ from lxml import etree
 
 from bpmn.diagnostics import Diagnostic
 from bpmn.load import BPMN_NS, SPIFF_NS
+from bpmn.model import bpmn_local, extension_elements
 from bpmn.references import describe
 
 _Q = f"{{{BPMN_NS}}}"
@@ -95,12 +96,8 @@ def data_association_warnings(root: etree._Element) -> list[Diagnostic]:
             for d in rewrite_data_associations(copy.deepcopy(root))]
 
 
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname if etree.QName(el).namespace == BPMN_NS else ""
-
-
 def _associations(el: etree._Element) -> list[etree._Element]:
-    return [a for a in el if isinstance(a.tag, str) and _local(a) in ("dataInputAssociation", "dataOutputAssociation")]
+    return [a for a in el if bpmn_local(a) in ("dataInputAssociation", "dataOutputAssociation")]
 
 
 def _ref_text(ref: etree._Element | None) -> str:
@@ -115,13 +112,13 @@ def _usable_name(name: str) -> bool:
 def _described(el: etree._Element | None, ref: str) -> str:
     if el is None:
         return f"{ref!r} (not in this file)"
-    return describe(_local(el) or etree.QName(el).localname, el.get("name"), el.get("id"))
+    return describe(bpmn_local(el) or etree.QName(el).localname, el.get("name"), el.get("id"))
 
 
 def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropped: list[Dropped]) -> None:
     io = el.find(f"{_Q}ioSpecification")
     params = {p.get("id") for p in io.iter(f"{_Q}dataInput", f"{_Q}dataOutput")} if io is not None else set()
-    kind = _local(el)
+    kind = bpmn_local(el)
     # A multi-instance activity names its collection among its ioSpecification's inputs: that stays.
     keeps_io = el.find(f"{_Q}multiInstanceLoopCharacteristics") is not None
     before: list[str] = []
@@ -133,7 +130,7 @@ def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropp
         dropped.append(Dropped(el.get("id") or "", who, el.sourceline, reads, far, why))
 
     for assoc in _associations(el):
-        reads = _local(assoc) == "dataInputAssociation"
+        reads = bpmn_local(assoc) == "dataInputAssociation"
         far_tag, near_tag = ("sourceRef", "targetRef") if reads else ("targetRef", "sourceRef")
         near = _ref_text(assoc.find(f"{_Q}{near_tag}"))
         variables: list[str] = []
@@ -155,7 +152,7 @@ def _rewrite_element(el: etree._Element, by_id: dict[str, etree._Element], dropp
         if near not in params or near in variables:
             continue  # the library pairs them as written
         # The activity's input or output has a name of its own: copy between the two names.
-        (variable,) = variables if len(variables) == 1 else ("",)
+        variable = variables[0] if len(variables) == 1 else ""
         if kind in _SCRIPTED and not keeps_io and variable and _usable_name(variable) and _usable_name(near):
             (before if reads else after).append(f"{near} = {variable}" if reads else f"{variable} = {near}")
             drop_io = True
@@ -178,10 +175,10 @@ def _backed_store(target: etree._Element | None, by_id: dict[str, etree._Element
     bpmn-js draws a data store reference with no data store behind it; such a
     reference documents where data goes, and stays documentation here.
     """
-    if target is None or _local(target) != "dataStoreReference":
+    if target is None or bpmn_local(target) != "dataStoreReference":
         return False
     store = by_id.get(target.get("dataStoreRef") or "")
-    return store is not None and _local(store) == "dataStore" and bool(store.get("name"))
+    return store is not None and bpmn_local(store) == "dataStore" and bool(store.get("name"))
 
 
 def _data_object_variable(target: etree._Element | None, ref: etree._Element,
@@ -189,10 +186,10 @@ def _data_object_variable(target: etree._Element | None, ref: etree._Element,
     """The variable a data object end stands for (its id), pointing ``ref`` at a reference if it named the object."""
     if target is None:
         return None
-    local = _local(target)
+    local = bpmn_local(target)
     if local == "dataObjectReference":
         obj = by_id.get(target.get("dataObjectRef") or "")
-        return obj.get("id") if obj is not None and _local(obj) == "dataObject" else None
+        return obj.get("id") if obj is not None and bpmn_local(obj) == "dataObject" else None
     if local != "dataObject":
         return None
     ref.text = _reference_to(target, by_id)
@@ -203,7 +200,7 @@ def _reference_to(obj: etree._Element, by_id: dict[str, etree._Element]) -> str:
     """The id of a data object reference to ``obj`` in its container (added when there is none)."""
     parent = obj.getparent()
     for sibling in parent if parent is not None else ():
-        if isinstance(sibling.tag, str) and _local(sibling) == "dataObjectReference" \
+        if bpmn_local(sibling) == "dataObjectReference" \
                 and sibling.get("dataObjectRef") == obj.get("id"):
             return sibling.get("id")
     base = f"{obj.get('id')}{REFERENCE_SUFFIX}"
@@ -223,20 +220,13 @@ def _add_scripts(el: etree._Element, before: list[str], after: list[str]) -> Non
     The library reads no pre- or post-script on a script task: there, the
     copies go at the start and the end of the script itself.
     """
-    if _local(el) == "scriptTask":
+    if bpmn_local(el) == "scriptTask":
         script = el.find(f"{_Q}script")
         if script is None:
             script = etree.SubElement(el, f"{_Q}script")
         script.text = "\n".join(part for part in (*before, (script.text or "").strip(), *after) if part)
         return
-    ext = el.find(f"{_Q}extensionElements")
-    if ext is None:
-        ext = etree.Element(f"{_Q}extensionElements")
-        docs = [c for c in el if isinstance(c.tag, str) and _local(c) == "documentation"]
-        if docs:  # BPMN's order: documentation, then extensionElements, then the rest
-            docs[-1].addnext(ext)
-        else:
-            el.insert(0, ext)
+    ext = extension_elements(el)
     for tag, lines, first in (("preScript", before, True), ("postScript", after, False)):
         if not lines:
             continue

@@ -108,7 +108,7 @@ from collections import Counter, defaultdict
 from lxml import etree
 
 from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
-from bpmn.model import starts_implicitly
+from bpmn.model import bpmn_local, extension_elements, starts_implicitly
 from engine import expressions
 from engine.data_associations import rewrite_data_associations
 
@@ -152,7 +152,7 @@ def prepare_for_engine(root: etree._Element) -> etree._Element:
     _foreign_expressions(tree)
     _external_tasks(tree)
     rewrite_data_associations(tree)
-    for container in [el for el in tree.iter() if isinstance(el.tag, str) and _local(el) in _CONTAINERS]:
+    for container in [el for el in tree.iter() if bpmn_local(el) in _CONTAINERS]:
         _diverging_complex(container)
         _links(container, ids)
         _signal_ends(container, ids)
@@ -265,11 +265,7 @@ def _external_tasks(tree: etree._Element) -> None:
             parameters = _external_parameters(task) if topic else None
             if topic is None or parameters is None:
                 continue
-            ext = task.find(f"{_Q}extensionElements")
-            if ext is None:
-                ext = etree.Element(f"{_Q}extensionElements")
-                task.insert(1 if len(task) and task[0].tag == f"{_Q}documentation" else 0, ext)  # BPMN's order
-            operator = etree.SubElement(ext, f"{{{SPIFF_NS}}}serviceTaskOperator")
+            operator = etree.SubElement(extension_elements(task), f"{{{SPIFF_NS}}}serviceTaskOperator")
             operator.set("id", topic)
             operator.set("resultVariable", MERGE_RESULT)
             if parameters:
@@ -298,7 +294,7 @@ def quoted_timer(text: str) -> str | None:
 
 def _foreign_expressions(tree: etree._Element) -> None:
     for el in tree.iter():
-        if not (isinstance(el.tag, str) and _local(el) in TRANSLATED and el.text):
+        if not (bpmn_local(el) in TRANSLATED and el.text):
             continue
         language = expressions.language_of(el.text, el.get("language"))
         if language is not None:
@@ -306,14 +302,10 @@ def _foreign_expressions(tree: etree._Element) -> None:
             if translated is not None:
                 el.text = translated
                 el.attrib.pop("language", None)
-        elif _local(el) in TIMERS:
+        elif bpmn_local(el) in TIMERS:
             quoted = quoted_timer(el.text)
             if quoted is not None:
                 el.text = quoted
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname if etree.QName(el).namespace == BPMN_NS else ""
 
 
 def _fresh(base: str, ids: set[str]) -> str:
@@ -332,7 +324,7 @@ def _children(container: etree._Element) -> list[etree._Element]:
 
 def _flow_ends(children: list[etree._Element], end: str) -> list[str]:
     """The ``sourceRef`` or ``targetRef`` (``end``) of every sequence flow among ``children``."""
-    return [el.get(end) or "" for el in children if _local(el) == "sequenceFlow"]
+    return [el.get(end) or "" for el in children if bpmn_local(el) == "sequenceFlow"]
 
 
 def _flow(container: etree._Element, flow_id: str, source: str, target: str) -> etree._Element:
@@ -347,12 +339,12 @@ def _implicit_splits(container: etree._Element, ids: set[str]) -> None:
     children = _children(container)
     outgoing: dict[str, list[etree._Element]] = defaultdict(list)
     for el in children:
-        if _local(el) == "sequenceFlow" and el.get("sourceRef"):
+        if bpmn_local(el) == "sequenceFlow" and el.get("sourceRef"):
             outgoing[el.get("sourceRef")].append(el)
     for node in children:
         node_id = node.get("id")
         flows = outgoing.get(node_id or "", [])
-        if len(flows) < 2 or _local(node) in _NO_SPLIT or not _local(node):
+        if len(flows) < 2 or bpmn_local(node) in _NO_SPLIT or not bpmn_local(node):
             continue
         gateway_id = _fresh(f"{node_id}{SPLIT_SUFFIX}", ids)
         gateway = etree.Element(f"{_Q}inclusiveGateway")
@@ -385,7 +377,7 @@ def _condition(flow: etree._Element, text: str) -> None:
 
 def _inline_definition_refs(tree: etree._Element, ids: set[str]) -> None:
     shared = {el.get("id"): el for el in tree
-              if isinstance(el.tag, str) and _local(el).endswith("EventDefinition") and el.get("id")}
+              if bpmn_local(el).endswith("EventDefinition") and el.get("id")}
     if not shared:
         return
     for ref in [el for el in tree.iter(f"{_Q}eventDefinitionRef")]:
@@ -400,7 +392,7 @@ def _inline_definition_refs(tree: etree._Element, ids: set[str]) -> None:
 
 
 def _signal_ends(container: etree._Element, ids: set[str]) -> None:
-    for end in [el for el in _children(container) if _local(el) == "endEvent"]:
+    for end in [el for el in _children(container) if bpmn_local(el) == "endEvent"]:
         signal = end.find(f"{_Q}signalEventDefinition")
         end_id = end.get("id")
         if signal is None or not end_id:
@@ -415,7 +407,7 @@ def _signal_ends(container: etree._Element, ids: set[str]) -> None:
         end.addprevious(throw)
         # The end event's incoming flows now reach the throw event, which flows on to the end event.
         for flow in _children(container):
-            if _local(flow) == "sequenceFlow" and flow.get("targetRef") == end_id:
+            if bpmn_local(flow) == "sequenceFlow" and flow.get("targetRef") == end_id:
                 flow.set("targetRef", throw_id)
         for incoming in end.findall(f"{_Q}incoming"):
             end.remove(incoming)
@@ -429,9 +421,9 @@ def _links(container: etree._Element, ids: set[str]) -> None:
         link = el.find(f"{_Q}linkEventDefinition")
         if link is None or not link.get("name"):
             continue
-        if _local(el) == "intermediateThrowEvent":
+        if bpmn_local(el) == "intermediateThrowEvent":
             throws[link.get("name")].append(el)
-        elif _local(el) == "intermediateCatchEvent":
+        elif bpmn_local(el) == "intermediateCatchEvent":
             catches[link.get("name")] = el
     for name, sources in throws.items():
         target = catches.get(name)
@@ -452,18 +444,18 @@ def implicit_starts(container: etree._Element) -> list[etree._Element] | None:
     an ad-hoc sub-process has no start by definition. An empty list means that
     nothing would begin the level (it is empty, or a flow leads to every node).
     """
-    kind = _local(container)
+    kind = bpmn_local(container)
     if kind == "adHocSubProcess" or container.get("triggeredByEvent") == "true":
         return None
     children = _children(container)
-    if any(_local(el) in ("startEvent", "endEvent") for el in children):
+    if any(bpmn_local(el) in ("startEvent", "endEvent") for el in children):
         return None
     targets = set(_flow_ends(children, "targetRef"))
     return [el for el in children if _startable(el) and el.get("id") not in targets]
 
 
 def _startable(el: etree._Element) -> bool:
-    return bool(el.get("id")) and starts_implicitly(_local(el), el.attrib,
+    return bool(el.get("id")) and starts_implicitly(bpmn_local(el), el.attrib,
                                                     el.find(f"{_Q}linkEventDefinition") is not None)
 
 
@@ -498,7 +490,7 @@ def _instantiating_receive(container: etree._Element, nodes: list[etree._Element
         return False
     task = nodes[0]
     message, task_id = task.get("messageRef"), task.get("id")
-    if _local(task) != "receiveTask" or task.get("instantiate") != "true" or not message:
+    if bpmn_local(task) != "receiveTask" or task.get("instantiate") != "true" or not message:
         return False
     if any(el.get("attachedToRef") == task_id for el in _children(container)):
         return False
@@ -510,7 +502,7 @@ def _instantiating_receive(container: etree._Element, nodes: list[etree._Element
         if task.get(attribute) is not None:
             start.set(attribute, task.get(attribute) or "")
     for child in list(task):  # a copy: appending moves each child out of the task
-        if isinstance(child.tag, str) and _local(child) in ("documentation", "extensionElements", "outgoing"):
+        if isinstance(child.tag, str) and bpmn_local(child) in ("documentation", "extensionElements", "outgoing"):
             start.append(child)
     definition = etree.SubElement(start, f"{_Q}messageEventDefinition")
     definition.set("messageRef", message)
@@ -525,10 +517,10 @@ def _implicit_ends(container: etree._Element, ids: set[str]) -> None:
     Without one the library never completes a process (it waits for nothing)
     and refuses a sub-process.
     """
-    if _local(container) == "adHocSubProcess":
+    if bpmn_local(container) == "adHocSubProcess":
         return
     children = _children(container)
-    kinds = {_local(el) for el in children}
+    kinds = {bpmn_local(el) for el in children}
     if "endEvent" in kinds or "startEvent" not in kinds:
         return
     sources = set(_flow_ends(children, "sourceRef"))
@@ -547,7 +539,7 @@ _GLOBAL_TASKS = {"globalTask": "task", "globalScriptTask": "scriptTask", "global
 
 
 def _global_tasks(tree: etree._Element) -> None:
-    found = {el.get("id"): el for el in _children(tree) if _local(el) in _GLOBAL_TASKS}
+    found = {el.get("id"): el for el in _children(tree) if bpmn_local(el) in _GLOBAL_TASKS}
     if not found:
         return
     processes = {el.get("id") for el in tree.iter(f"{_Q}process")}
@@ -555,7 +547,7 @@ def _global_tasks(tree: etree._Element) -> None:
         target = found.get(call.get("calledElement"))
         if target is None or call.get("calledElement") in processes:
             continue
-        call.tag = f"{_Q}{_GLOBAL_TASKS[_local(target)]}"
+        call.tag = f"{_Q}{_GLOBAL_TASKS[bpmn_local(target)]}"
         call.attrib.pop("calledElement", None)
         if not call.get("name") and target.get("name"):
             call.set("name", target.get("name") or "")
@@ -572,7 +564,7 @@ def _global_tasks(tree: etree._Element) -> None:
 
 def _diverging_complex(container: etree._Element) -> None:
     children = _children(container)
-    gateways = [el for el in children if _local(el) == "complexGateway"]
+    gateways = [el for el in children if bpmn_local(el) == "complexGateway"]
     if not gateways:
         return
     incoming = Counter(_flow_ends(children, "targetRef"))
