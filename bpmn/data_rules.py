@@ -5,16 +5,17 @@ What may be read and written, by which end (BPMN 2.0 §10.4):
 * a **data input association** brings a value *into* the element: its
   source is a data object (or reference), a data store reference, a
   property, or a data input of a process that holds the element (visible to
-  all its steps); never a data output of a process (that is where results go),
-  nor a data input of a sub-process or task (visible only to its own
-  associations). Its target, when given, is the element's own data input (or
-  a property of it: bpmn-js writes one as a placeholder; or the element
-  itself, as Signavio writes it);
+  all its steps); never a data output of a process (that is where results
+  go; an end event may send them on, though), nor a data input of a
+  sub-process or task (visible only to its own associations). Its target,
+  when given, is the element's own data input (or a property of it: bpmn-js
+  writes one as a placeholder; or the element itself, as Signavio writes it);
 * a **data output association** takes a value *out of* the element: its
   source, when given, is the element's own data output (or property); its
   target is a data object (or reference), a data store reference, a property,
   or a data output of a process that holds the element; never a data input of
-  a process (that is what it was given);
+  a process (that is what it was given; a start event gives it, though: the
+  trigger's data is the process's input);
 * a **call activity** that declares an ``ioSpecification`` must declare the
   inputs and outputs of the process it calls: as many of each, of the same
   item definitions in the same order. One without an ``ioSpecification``
@@ -75,6 +76,9 @@ def _association(assoc: etree._Element, tag: str, owner: etree._Element, index: 
     reads = tag == "dataInputAssociation"
     far_tag, near_tag = ("sourceRef", "targetRef") if reads else ("targetRef", "sourceRef")
     problems: list[str] = []
+    # Reading the process's output, writing its input: but an end event may send the results on, and a
+    # start event gives the process its input.
+    against, excepted = ("dataOutput", "endEvent") if reads else ("dataInput", "startEvent")
     for ref in assoc.findall(f"{_Q}{far_tag}"):
         item = index.get(ref.text)
         kind = local(item) if item is not None else ""
@@ -87,7 +91,7 @@ def _association(assoc: etree._Element, tag: str, owner: etree._Element, index: 
         elif not _process_item(item, owner):
             problems.append(f"{'reads' if reads else 'writes'} {said}, which belongs to another element and is "
                             "visible only to that element's own associations")
-        elif kind == ("dataOutput" if reads else "dataInput"):
+        elif kind == against and local(owner) != excepted:
             problems.append(f"{'reads' if reads else 'writes into'} the process's {said}, which only "
                             f"{'receives results' if reads else 'gives the process its input'}")
     near = assoc.find(f"{_Q}{near_tag}")
