@@ -61,26 +61,22 @@ def test_associations_that_run_the_wrong_way_are_errors(association: str, said: 
     assert messages and all("task «Review» (t)" in m for m in messages)
 
 
-def test_a_start_event_may_give_the_process_its_input():
-    # The MIWG reference A.1.2: the trigger's data becomes the process's data input.
-    start = ('<startEvent id="start"><dataOutput id="trigger"/><dataOutputAssociation><sourceRef>trigger</sourceRef>'
-             '<targetRef>applicant</targetRef></dataOutputAssociation><outputSet><dataOutputRefs>trigger'
-             '</dataOutputRefs></outputSet></startEvent>\n')
-    body = task("").replace('<startEvent id="start"/>\n', start)
-    assert rule_errors(body) == []
-    assert len(rule_errors(body.replace("<startEvent", "<intermediateThrowEvent").replace(
-        "</startEvent>", "</intermediateThrowEvent>"))) == 1
-
-
-def test_an_end_event_may_send_the_process_results_on():
-    # The MIWG reference A.1.2 again: the end event's input is the process's data output.
-    end = ('<endEvent id="end"><dataInput id="result"/><dataInputAssociation><sourceRef>decision</sourceRef>'
-           '<targetRef>result</targetRef></dataInputAssociation><inputSet><dataInputRefs>result</dataInputRefs>'
-           '</inputSet></endEvent>\n')
-    body = task("").replace('<endEvent id="end"/>\n', end)
-    assert rule_errors(body) == []
-    assert len(rule_errors(body.replace("<endEvent", "<intermediateThrowEvent").replace(
-        "</endEvent>", "</intermediateThrowEvent>"))) == 1
+# The MIWG reference A.1.2: the trigger's data becomes the process's data input, and the end event's input is
+# the process's data output.
+@pytest.mark.parametrize(("tag", "event"), [
+    ("startEvent", '<startEvent id="start"><dataOutput id="trigger"/><dataOutputAssociation><sourceRef>trigger'
+                   '</sourceRef><targetRef>applicant</targetRef></dataOutputAssociation><outputSet><dataOutputRefs>'
+                   'trigger</dataOutputRefs></outputSet></startEvent>\n'),
+    ("endEvent", '<endEvent id="end"><dataInput id="result"/><dataInputAssociation><sourceRef>decision</sourceRef>'
+                 '<targetRef>result</targetRef></dataInputAssociation><inputSet><dataInputRefs>result</dataInputRefs>'
+                 '</inputSet></endEvent>\n'),
+])
+def test_a_start_event_gives_the_process_its_input_and_an_end_event_sends_its_results_on(tag: str, event: str):
+    body = task("").replace(f'<{tag} id="{"start" if tag == "startEvent" else "end"}"/>\n', event)
+    assert event in body and rule_errors(body) == []
+    # Any other element doing so runs against the process's data.
+    other = body.replace(f"<{tag}", "<intermediateThrowEvent").replace(f"</{tag}>", "</intermediateThrowEvent>")
+    assert len(rule_errors(other)) == 1
 
 
 def test_a_sub_process_input_is_not_visible_inside_it():
