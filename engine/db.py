@@ -52,13 +52,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from engine.errors import ConcurrencyError, SchemaOutdated
 from engine.jsontext import column_json
-from engine.transaction import Transaction
+from engine.transaction import IdleConnections, Transaction
 
 DEFAULT_INSTANCE_DIR = "instance"
 SQLITE_FILE_NAME = "panjereh.sqlite3"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 SQLITE_WAL_AUTOCHECKPOINT = 10_000  # pages; see the module docstring
 SQLITE_WAL_SIZE_LIMIT = 64 * 1024 * 1024  # bytes
+IDLE_CONNECTIONS = 4  # per kind (writing, read-only) of SQLite transaction; see engine.transaction
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
 # PostgreSQL SQLSTATEs meaning "you lost a race, do it again".
@@ -195,6 +196,10 @@ class Database:
         # expire_on_commit=False: views built inside a scope stay readable after it.
         self.sessions = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._readonly_engine = self.engine.execution_options(**{_READONLY: True})
+        # SQLite only (see IdleConnections): a few ended connections kept for the next transaction.
+        self._idle: dict[bool, IdleConnections] | None = (
+            {False: IdleConnections(IDLE_CONNECTIONS), True: IdleConnections(IDLE_CONNECTIONS)}
+            if self.dialect == "sqlite" else None)
 
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -205,9 +210,10 @@ class Database:
         block uses the ORM.
         """
         bind = self._readonly_engine if readonly else self.engine
+        idle = self._idle[readonly] if self._idle is not None else None
 
         def make() -> Session:
-            return cast(Session, Transaction(bind, _run_after_commit, _drop_after_commit))
+            return cast(Session, Transaction(bind, _run_after_commit, _drop_after_commit, idle))
 
         with session_scope(make) as session:
             yield session
@@ -223,8 +229,15 @@ class Database:
             raise SchemaOutdated(f"the database schema is at revision {current or 'none (empty database)'}, "
                                  f"this Panjereh needs {head}; run the migrations first")
 
+    def idle_connections(self) -> int:
+        """How many ended connections are kept for the next transactions (SQLite; see ``IdleConnections``)."""
+        return sum(len(idle) for idle in self._idle.values()) if self._idle is not None else 0
+
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""
+        if self._idle is not None:
+            for idle in self._idle.values():
+                idle.close()
         self.engine.dispose()
 
 

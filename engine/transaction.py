@@ -40,8 +40,10 @@ def before_commit(hook: Hook) -> None:
 class Transaction:
     """A Session-like transaction: see the module docstring."""
 
-    def __init__(self, bind: Engine, after_commit: Hook, after_rollback: Hook) -> None:
+    def __init__(self, bind: Engine, after_commit: Hook, after_rollback: Hook,
+                 idle: IdleConnections | None = None) -> None:
         self.bind = bind
+        self._idle = idle
         self.info: dict[str, Any] = {}
         self._after_commit = after_commit
         self._after_rollback = after_rollback
@@ -56,7 +58,7 @@ class Transaction:
     def connection(self, *args: Any, **kwargs: Any) -> Connection:
         """The transaction's connection, checked out and begun on first use."""
         if self._conn is None:
-            conn = self.bind.connect()
+            conn = (self._idle.take() if self._idle is not None else None) or self.bind.connect()
             try:
                 conn.begin()
             except BaseException:
@@ -112,5 +114,49 @@ class Transaction:
             if orm is not None:
                 orm.close()
         finally:
-            if conn is not None:
+            if conn is not None and (self._idle is None or not self._idle.give_back(conn)):
                 conn.close()
+
+
+class IdleConnections:
+    """Connections kept checked out between transactions, for the next transaction of any thread.
+
+    Taking a connection from SQLAlchemy's pool and giving it back (with the
+    pool's events and its reset) costs about 35 µs, as much as SQLite's own
+    BEGIN and COMMIT of a small action. A few ended connections wait here
+    instead; a transaction takes one before asking the pool, so keeping them
+    never starves the pool. Only for a database without a server (SQLite):
+    the pool's pre-ping, which notices a connection the server dropped, is
+    not run on a connection taken from here.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        self._conns: list[Connection] = []
+
+    def __len__(self) -> int:
+        return len(self._conns)
+
+    def take(self) -> Connection | None:
+        """An ended, usable connection, or None."""
+        try:
+            return self._conns.pop()  # atomic: no lock needed
+        except IndexError:
+            return None
+
+    def give_back(self, conn: Connection) -> bool:
+        """Keep ``conn`` for a later transaction; False when it cannot be kept (the caller closes it)."""
+        if conn.closed or conn.invalidated or len(self._conns) >= self._capacity:
+            return False
+        if conn.in_transaction():  # the block ended without commit or rollback (an error in between)
+            try:
+                conn.rollback()
+            except Exception:  # noqa: BLE001 - a connection that cannot roll back is closed, not kept
+                return False
+        self._conns.append(conn)
+        return True
+
+    def close(self) -> None:
+        """Close every kept connection (they go back to the pool)."""
+        while (conn := self.take()) is not None:
+            conn.close()

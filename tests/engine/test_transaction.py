@@ -60,4 +60,48 @@ def test_every_scope_gives_its_connection_back(db, clock, instance_id):
             raise ValueError("boom")
         with db.session_scope(readonly=True) as session:
             Instances(session, clock).get(instance_id)
-    assert db.engine.pool.checkedout() == 0
+    # Back in the pool, or (SQLite) kept for the next transaction: one writing, one read-only here.
+    assert db.engine.pool.checkedout() == db.idle_connections() == (2 if db.dialect == "sqlite" else 0)
+    db.dispose()
+    assert db.engine.pool.checkedout() == db.idle_connections() == 0
+
+
+def _dbapi_connection(session) -> object:
+    return session.connection().connection.dbapi_connection
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_sqlite_transactions_one_after_another_reuse_one_connection(db, clock, instance_id):
+    seen = set()
+    for _ in range(5):
+        with db.session_scope() as session:
+            Instances(session, clock).lock(instance_id)
+            seen.add(id(_dbapi_connection(session)))
+    assert len(seen) == 1 and db.idle_connections() == 1
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_kept_connection_never_carries_an_unfinished_transaction_into_the_next(db, clock, instance_id):
+    session = db.session_scope().__enter__()  # a block that neither commits nor rolls back, then closes
+    execute(session, Instance.__table__.update().where(Instance.id == instance_id).values(status="waiting"))
+    session.close()
+    assert db.idle_connections() == 1  # kept, after rolling back what the block left
+    with db.session_scope() as session:
+        assert Instances(session, clock).lock(instance_id).status == "running"
+        # and the next transaction began afresh (BEGIN IMMEDIATE would fail inside an open one)
+        assert session.connection().in_transaction()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_kept_connections_are_bounded_and_the_rest_go_back_to_the_pool(db, clock, instance_id):
+    from engine.db import IDLE_CONNECTIONS
+
+    kept_before = db.idle_connections()  # the writing connection that made the instance
+    scopes = [db.session_scope(readonly=True) for _ in range(IDLE_CONNECTIONS + 3)]  # deferred: no write lock
+    for scope in scopes:
+        Instances(scope.__enter__(), clock).get(instance_id)  # all open at once: each has its own connection
+    assert db.engine.pool.checkedout() == kept_before + IDLE_CONNECTIONS + 3
+    for scope in reversed(scopes):
+        scope.__exit__(None, None, None)
+    assert db.idle_connections() == kept_before + IDLE_CONNECTIONS
+    assert db.engine.pool.checkedout() == kept_before + IDLE_CONNECTIONS  # the others went back to the pool
