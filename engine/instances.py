@@ -39,8 +39,8 @@ from engine.models import INSTANCE_STATUSES, Instance, new_id
 
 
 @dataclass(frozen=True)
-class InstanceView:
-    """An instance row as the rest of the engine sees it."""
+class InstanceHead:
+    """What an action needs of the instance it locks (no data, no timestamps: nothing to decode)."""
 
     id: str
     version_id: str
@@ -49,6 +49,12 @@ class InstanceView:
     business_key: str | None
     subject: str | None
     lock_version: int
+
+
+@dataclass(frozen=True)
+class InstanceView(InstanceHead):
+    """An instance row as the rest of the engine sees it."""
+
     created_at: datetime
     updated_at: datetime
     data: Mapping[str, Any] = field(default_factory=dict)
@@ -59,6 +65,10 @@ class InstanceView:
 _T = Instance.__table__
 _BY_ID = select(*_T.c).where(_T.c.id == bindparam("id"))
 _LOCK = _BY_ID.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
+# Every engine action locks its instance: only the columns InstanceHead holds (decoding the data and
+# the timestamps cost more than the read itself).
+_LOCK_HEAD = (select(_T.c.id, _T.c.version_id, _T.c.process_id, _T.c.status, _T.c.business_key, _T.c.subject,
+                _T.c.lock_version).where(_T.c.id == bindparam("id")).with_for_update())
 _INSERT = insert(_T)
 
 
@@ -123,13 +133,22 @@ class Instances:
         :class:`ConcurrencyError` if ``expected_version`` is given and the
         instance has moved on since.
         """
-        row = execute(self._session, _LOCK, {"id": instance_id}).one_or_none()
+        return _view(self._locked(_LOCK, instance_id, expected_version))
+
+    def lock_head(self, instance_id: str, *, expected_version: int | None = None) -> InstanceHead:
+        """:meth:`lock`, reading only what an engine action needs (its data lives in the state parts)."""
+        row = self._locked(_LOCK_HEAD, instance_id, expected_version)
+        return InstanceHead(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
+                            business_key=row.business_key, subject=row.subject, lock_version=row.lock_version)
+
+    def _locked(self, statement: Any, instance_id: str, expected_version: int | None) -> Any:
+        row = execute(self._session, statement, {"id": instance_id}).one_or_none()
         if row is None:
             raise NotFound("instance", instance_id)
         if expected_version is not None and row.lock_version != expected_version:
             raise ConcurrencyError(f"instance {instance_id} was changed by another action (version "
                                    f"{expected_version} expected, {row.lock_version} found); reload and retry")
-        return _view(row)
+        return row
 
     def find(self, *, business_key: str | None = None, status: str | None = None, subject: str | None = None,
              limit: int = 100) -> list[InstanceView]:

@@ -64,7 +64,7 @@ from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
 from engine.handoff import Handoff
 from engine.inbox import HumanTasks, TaskView
 from engine.incidents import Incidents, IncidentView
-from engine.instances import Instances, InstanceView
+from engine.instances import InstanceHead, Instances
 from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
 from engine.models import Incident, InquiryRecordRow, Job
 from engine.sandbox import Sandbox
@@ -93,6 +93,7 @@ JOB_KINDS = (SERVICE_JOB, TIMER_JOB, MESSAGE_JOB)
 META_PART = "pj"
 STEP_EVENT = "instance.step"
 ACTION_TRIES = 4
+TASK_INDEX_SIZE = 100_000  # inbox rows whose instance is known without a read (~200 bytes each)
 MAX_LINKED_PROCESSES = 100  # processes of other versions one instance may call, transitively
 
 
@@ -175,6 +176,34 @@ class _LiveCache:
             self._items.clear()
 
 
+class _TaskIndex:
+    """Which instance (and which of its tasks) each inbox row belongs to: facts that never change.
+
+    Completing a task needs its instance first (to lock it before the task's
+    row); knowing it saves reading the row. Only what was committed is noted
+    (a row of a rolled-back action never existed); a stale or evicted entry
+    costs nothing but that read, since the completing UPDATE checks the row
+    itself.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: dict[str, tuple[str, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, task_id: str) -> tuple[str, str] | None:
+        return self._items.get(task_id)
+
+    def note(self, task_id: str, instance_id: str, task_key: str) -> None:
+        with self._lock:
+            self._items[task_id] = (instance_id, task_key)
+            if len(self._items) > self._size:
+                del self._items[next(iter(self._items))]  # the oldest (dicts keep insertion order)
+
+    def note_after_commit(self, session: Session, task_id: str, instance_id: str, task_key: str) -> None:
+        after_commit(session, lambda: self.note(task_id, instance_id, task_key))
+
+
 def _empty_meta() -> dict[str, Any]:
     return {"humans": {}, "jobs": {}}
 
@@ -194,6 +223,7 @@ class Engine:
         self.policy = policy or RetryPolicy()
         self.max_attempts = max_attempts
         self._cache = _LiveCache(cache_size)
+        self._task_index = _TaskIndex(TASK_INDEX_SIZE)
         self._specs: OrderedDict[str, Mapping[str, Any]] = OrderedDict()
         self._specs_lock = threading.Lock()
         self._error_codes: dict[str, str | None] = {}
@@ -313,11 +343,16 @@ class Engine:
         def work() -> InstanceState:
             with self.db.session_scope() as session:
                 inbox = HumanTasks(session, self.clock)
-                task = inbox.get(task_id)
+                known = self._task_index.get(task_id)
+                if known is None:
+                    task = inbox.get(task_id)
+                    known = (task.instance_id, task.task_key)
+                    self._task_index.note_after_commit(session, task_id, *known)
+                instance_id, task_key = known
                 # Lock order: the instance row first, then its task rows (as workers do): no deadlock.
-                row = Instances(session, self.clock).lock(task.instance_id)
+                row = Instances(session, self.clock).lock_head(instance_id)
                 inbox.complete(task_id, user=user, expected_version=expected_version)
-                state = self._act(session, row, lambda live: live.complete_human(task.task_key, data or {}),
+                state = self._act(session, row, lambda live: live.complete_human(task_key, data or {}),
                                   actor=user, action="task.completed", done_row=task_id)
                 assert state is not None  # built unless returns_state=False
                 return state
@@ -389,7 +424,7 @@ class Engine:
 
     # --- the action core --------------------------------------------------------------------------
 
-    def _act(self, session: Session, row: InstanceView, step: Callable[[LiveInstance], StepReport | None], *,
+    def _act(self, session: Session, row: InstanceHead, step: Callable[[LiveInstance], StepReport | None], *,
              actor: str, action: str, done_row: str | None = None, done_job: str | None = None,
              returns_state: bool = True) -> InstanceState | None:
         """Run ``step`` on the locked instance ``row`` and settle it (see the module docstring).
@@ -411,7 +446,7 @@ class Engine:
         return self._settle(session, row, cached, report, actor=actor, action=action, done_row=done_row,
                             done_job=done_job, returns_state=returns_state)
 
-    def _settle(self, session: Session, row: InstanceView, cached: _Cached, report: StepReport, *,
+    def _settle(self, session: Session, row: InstanceHead, cached: _Cached, report: StepReport, *,
                 actor: str, action: str, done_row: str | None = None, done_job: str | None = None,
                 returns_state: bool = True) -> InstanceState | None:
         live, meta = cached.live, cached.meta
@@ -482,8 +517,9 @@ class Engine:
                 view = inbox.create(instance_id=instance_id, task_key=work.key, element_id=work.element_id,
                                     name=work.name, lane=work.lane, candidate_group=work.lane, form_ref=work.form_ref)
                 meta["humans"][work.key] = view.id
+                self._task_index.note_after_commit(session, view.id, instance_id, work.key)
 
-    def _settle_jobs(self, session: Session, row: InstanceView, snap: Snapshot, meta: dict[str, Any],
+    def _settle_jobs(self, session: Session, row: InstanceHead, snap: Snapshot, meta: dict[str, Any],
                      ended: bool, done_job: str | None) -> None:
         queue = JobQueue(session, self.clock, policy=self.policy)
         wanted: dict[str, dict[str, Any]] = {}
@@ -531,7 +567,7 @@ class Engine:
         else:
             meta.pop("events", None)
 
-    def _restore(self, session: Session, row: InstanceView) -> _Cached:
+    def _restore(self, session: Session, row: InstanceHead) -> _Cached:
         parts, hashes = load_parts_and_hashes(session, row.id)
         meta = parts.pop(META_PART, None) or _empty_meta()
         links = [CalledVersion(pid, vid, self._spec_json(session, vid)) for pid, vid in meta.get("calls", {}).items()]
@@ -540,7 +576,7 @@ class Engine:
         return _Cached(row.lock_version, live, hashes, {**meta, "humans": dict(meta["humans"]),
                                                         "jobs": dict(meta["jobs"])})
 
-    def _state(self, row: InstanceView, lock_version: int, status: str, cached: _Cached, snap: Snapshot,
+    def _state(self, row: InstanceHead, lock_version: int, status: str, cached: _Cached, snap: Snapshot,
                failure: str | None) -> InstanceState:
         waiting: list[str] = []
         if status == "waiting":
@@ -654,7 +690,7 @@ class Engine:
         for instance_id in backlog:
             def one(target: str = instance_id) -> None:
                 with self.db.session_scope() as session:
-                    row = Instances(session, self.clock).lock(target)
+                    row = Instances(session, self.clock).lock_head(target)
                     if row.status == "waiting":
                         self._act(session, row, lambda live: StepReport(), actor="engine",
                                   action="subscriptions.backfilled")
@@ -676,7 +712,7 @@ class Engine:
         return done
 
     def _deliver_one(self, session: Session, instance_id: str, kind: str, name: str, payload: Any) -> bool:
-        row = Instances(session, self.clock).lock(instance_id)
+        row = Instances(session, self.clock).lock_head(instance_id)
         if row.status != "waiting":
             return False
         got: list[bool] = []
@@ -745,7 +781,7 @@ class _ServiceJob:
         self.engine._error_codes.pop(lease.job_id, None)
         outcome = result if isinstance(result, ServiceOutcome) else ServiceOutcome(result)
         store_record(session, outcome)
-        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
         if row.status != "waiting":
             return
 
@@ -760,7 +796,7 @@ class _ServiceJob:
 
     def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
         code = self.engine._error_codes.pop(lease.job_id, None)
-        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
         if row.status != "waiting":
             return False
         caught: list[bool] = []
@@ -788,7 +824,7 @@ class _TimerJob:
         return None
 
     def resume(self, session: Session, lease: Lease, result: Any) -> None:
-        row = Instances(session, self.engine.clock).lock(str(lease.instance_id))
+        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
         if row.status == "waiting":
             self.engine._act(session, row, lambda live: live.fire_timers(), actor=lease.worker_id,
                              action="timer.fired", done_job=lease.job_id, returns_state=False)

@@ -129,6 +129,38 @@ def test_two_clerks_completing_the_same_task_exactly_one_wins(db, clock):
     assert engine.state(state.id).data["defects"] == 1  # the step ran once
 
 
+def test_completing_a_task_this_engine_made_does_not_read_its_row_first(db, clock):
+    from sqlalchemy import event
+
+    from engine.errors import NotFound
+
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    task_id = task(state, "t_submit")
+    reads: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "human_tasks" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        state = engine.complete_task(task_id, user="applicant", data={"pages": 1})
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert reads == []  # its instance was known: the completing UPDATE checked the row itself
+    assert state.data["defects"] == 1
+    with pytest.raises(AlreadyCompleted):  # known, but done: the UPDATE matched nothing and says why
+        engine.complete_task(task_id, user="someone", data={"pages": 1})
+    with pytest.raises(NotFound):
+        engine.complete_task("no-such-task", user="someone")
+    # Another engine (another process) knows nothing of the row: it reads it, with the same result.
+    other = make_engine(db, clock)
+    state = other.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+    assert state.waiting == ("t_issue",)
+
+
 def test_a_stale_form_is_refused(db, clock):
     engine = make_engine(db, clock)
     version = deploy(engine, "resubmit_loop.bpmn")
