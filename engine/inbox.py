@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, NoReturn, cast
 
 from sqlalchemy import CursorResult, Row, bindparam, or_, select, update
@@ -66,7 +66,8 @@ _T = HumanTask.__table__
 _BY_ID = select(*_T.c).where(_T.c.id == bindparam("b_id"))
 _BY_KEY = select(*_T.c).where(_T.c.instance_id == bindparam("b_instance"), _T.c.task_key == bindparam("b_key"))
 # ON CONFLICT DO NOTHING on (instance, task key): the same task twice yields one row, even when racing.
-_INSERTS = {name: make(_T).on_conflict_do_nothing(index_elements=["instance_id", "task_key"]).returning(*_T.c)
+# RETURNING only the id: it says whether the row went in, and the row is then the values given.
+_INSERTS = {name: make(_T).on_conflict_do_nothing(index_elements=["instance_id", "task_key"]).returning(_T.c.id)
             for name, make in (("sqlite", sqlite_insert), ("postgresql", pg_insert))}
 
 
@@ -113,10 +114,11 @@ class HumanTasks:
                   "form_ref": form_ref, "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
         dialect = dialect_name(self._session)
-        row = execute(self._session, _INSERTS[dialect], values).one_or_none()
-        if row is None:  # it was there already
-            row = execute(self._session, _BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one()
-        return _view(row)
+        if execute(self._session, _INSERTS[dialect], values).one_or_none() is None:  # it was there already
+            return _view(execute(self._session, _BY_KEY, {"b_instance": instance_id, "b_key": task_key}).one())
+        due_at = values["due_at"]
+        return TaskView(**{**values, "due_at": due_at.astimezone(UTC) if due_at else None,  # as it reads back
+                           "created_at": values["created_at"].astimezone(UTC)}, completed_at=None, completed_by=None)
 
     def get(self, task_id: str) -> TaskView:
         """One row; :class:`NotFound` if there is none."""

@@ -44,6 +44,7 @@ from engine.clock import Clock, require_aware
 from engine.errors import InvalidState, LeaseLost, NotFound
 from engine.fastsql import dialect_name, execute
 from engine.incidents import Incidents
+from engine.jsontext import column_json
 from engine.models import Job, new_id, new_token
 
 DEFAULT_LEASE = timedelta(minutes=5)
@@ -271,8 +272,8 @@ class JobQueue:
             job_id=str(inserted), kind=kind, token=values["lease_token"], worker_id=worker_id,
             expires_at=values["lease_expires_at"], attempt=1, max_attempts=max_attempts,
             idempotency_key=idempotency_key, instance_id=instance_id, element_id=element_id, task_key=task_key,
-            # As a worker reading the row would see it (tuples become lists...).
-            payload=json.loads(json.dumps(values["payload"])))
+            # As a worker reading the row would see it (tuples become lists...): the column's own text.
+            payload=json.loads(column_json(values["payload"])))
 
     def _existing_id(self, idempotency_key: str) -> str | None:
         return execute(self._session, _BY_KEY, {"b_key": idempotency_key}).scalar()

@@ -1080,7 +1080,7 @@ class _TaskConverter(TaskConverter):
 
     def to_dict(self, task: Task) -> dict[str, Any]:
         return {
-            "id": str(task.id),
+            "id": _tid(task),
             "parent": str(task._parent) if task.parent is not None else None,
             "children": [str(child) for child in task._children],
             "last_state_change": task.last_state_change,
@@ -1661,7 +1661,7 @@ class LiveInstance:
         live = cls(workflow, version_id, process_id)
         live._known = set(parts)
         for wf_id, task in live._all_tasks():
-            live._signatures[TASK_PART_PREFIX + str(task.id)] = _signature(task, wf_id)
+            live._signatures[TASK_PART_PREFIX + _tid(task)] = _signature(task, wf_id)
         return live
 
     # --- actions ---------------------------------------------------------------------------
@@ -1775,7 +1775,7 @@ class LiveInstance:
             if not state & (_ACTIVE | TaskState.ERROR):
                 continue
             spec = task.task_spec
-            key = str(task.id)
+            key = _tid(task)
             depth = max(depth, _depth(task))
             if state == TaskState.ERROR:
                 stuck.append(_element(task))
@@ -1831,7 +1831,7 @@ class LiveInstance:
         present: set[str] = set()
         emitted = self._emitted
         for wf_id, task in self._all_tasks():
-            key = TASK_PART_PREFIX + str(task.id)
+            key = TASK_PART_PREFIX + _tid(task)
             present.add(key)
             signature = _signature(task, wf_id)
             active = bool(task.state & _ACTIVE)
@@ -1984,7 +1984,7 @@ class LiveInstance:
             except SpiffWorkflowException as exc:
                 problem = f"parameter '{name}' cannot be evaluated: {_short(exc)}"
                 break
-        return ServiceCall(str(task.id), _element(task), spec.bpmn_name or "", spec.operation_name or "",
+        return ServiceCall(_tid(task), _element(task), spec.bpmn_name or "", spec.operation_name or "",
                            _plain(params), spec.result_variable, problem)
 
     def _throw_error_at(self, task: Task, code: str | None, payload: dict[str, Any]) -> bool:
@@ -2212,6 +2212,18 @@ def restore_data_part(parts: Mapping[str, Any]) -> dict[str, Any]:
     return dict(_REGISTRY.restore(parts.get("wf.data") or {}))
 
 
+def _tid(task: Task) -> str:
+    """``str(task.id)``, made once per task and kept on it (every action spells every task's id: parts, snapshot).
+
+    A task's id is set when the library makes it and never changes.
+    """
+    try:
+        return task._pj_id  # type: ignore[no-any-return]
+    except AttributeError:
+        text = task._pj_id = str(task.id)  # type: ignore[attr-defined]
+        return text
+
+
 def _signature(task: Task, wf_id: str | None) -> tuple[Any, ...]:
     return (task.state, task.last_state_change, task._parent, tuple(task._children), task.triggered,
             id(task.data), len(task.data), id(task.internal_data), len(task.internal_data), wf_id)
@@ -2302,7 +2314,7 @@ def _human(task: Task) -> HumanWork:
     props = (getattr(spec, "extensions", None) or {}).get("properties") or {}
     form = props.get("formJsonSchemaFilename") if isinstance(props, Mapping) else None
     kind = "manualTask" if type(spec).__name__.endswith("ManualTask") else "userTask"
-    return HumanWork(str(task.id), _element(task), spec.bpmn_name or "", kind, spec.lane, form)
+    return HumanWork(_tid(task), _element(task), spec.bpmn_name or "", kind, spec.lane, form)
 
 
 def _element(task: Task) -> str:

@@ -28,6 +28,17 @@ def test_create_is_idempotent_per_engine_task(db, clock, instance_id):
     assert first.due_at == clock.now() + timedelta(days=3) and first.form_ref == "review.json"
 
 
+def test_a_new_row_is_returned_as_it_reads_back(db, clock, instance_id):
+    from datetime import timezone
+
+    tehran = timezone(timedelta(hours=3, minutes=30))
+    made = _create(db, clock, instance_id, key="task-2", assignee="maryam",
+                   due_at=(clock.now() + timedelta(days=1)).astimezone(tehran))
+    with db.session_scope(readonly=True) as session:
+        read = HumanTasks(session, clock).get(made.id)
+    assert made == read and made.status == "claimed" and made.due_at.utcoffset() == timedelta(0)
+
+
 def test_inbox_shows_group_tasks_and_own_claims(db, clock, instance_id):
     open_task = _create(db, clock, instance_id, "a", due_at=clock.now() + timedelta(days=1))
     other_group = None
