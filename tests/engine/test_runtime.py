@@ -324,3 +324,13 @@ def test_human_tasks_are_cancelled_when_the_process_moves_on(db, clock):
         rows = dict(session.execute(select(HumanTask.element_id, HumanTask.status)).all())
         jobs = session.scalar(select(func.count()).select_from(Job))
     assert rows == {"t_form": "completed", "t_approve": "open"} and jobs == 2
+
+
+def test_the_task_index_forgets_its_oldest_rows_first():
+    from engine.runtime import _TaskIndex
+
+    index = _TaskIndex(3)
+    for i in range(5):
+        index.note(f"row-{i}", f"instance-{i}", "key")
+    assert [index.get(f"row-{i}") for i in range(5)] == [None, None, ("instance-2", "key"), ("instance-3", "key"),
+                                                          ("instance-4", "key")]
