@@ -49,6 +49,19 @@ def canonical_bytes(value: Any) -> bytes:
     return _fast(value, orjson.OPT_SORT_KEYS | _PASSTHROUGH, canonical_json)
 
 
+def plain_canonical_bytes(value: Any) -> bytes:
+    """:func:`canonical_bytes` of a value known to be plain JSON (it reads back equal: no NaN or infinity).
+
+    ``canonical_bytes`` reads its text back whenever it wrote a ``null``, to
+    catch a NaN written as one; for a value already checked (a ``json_copy``
+    result) that costs four times the writing and finds nothing.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | _PASSTHROUGH)
+    except TypeError:
+        return canonical_bytes(value)
+
+
 def column_json(value: Any) -> str:
     """The text of a JSON column (SQLAlchemy's ``json_serializer``): ``json.dumps``' value, compact."""
     return _fast(value, _PASSTHROUGH, json.dumps).decode("utf-8")

@@ -486,7 +486,7 @@ class Engine:
                             **({"events": list(meta["events"])} if meta.get("events") else {}),
                             **({"calls": dict(meta["calls"])} if meta.get("calls") else {}),
                             **({"failure": meta["failure"]} if meta.get("failure") else {})}
-        hashes = save_parts(session, row.id, parts, delta.removed, known_hashes=cached.hashes)
+        hashes = save_parts(session, row.id, parts, delta.removed, known_hashes=cached.hashes, plain=delta.plain)
         if report.completed or failure_text is not None:
             AuditLog(session, self.clock).record(STEP_EVENT, actor=actor, instance_id=row.id, details={
                 "action": action, "completed": list(report.completed),

@@ -336,6 +336,7 @@ class PartsDelta:
 
     parts: Mapping[str, Any]
     removed: tuple[str, ...]
+    plain: frozenset[str] = frozenset()  # keys of parts that are plain JSON (see _checked_copy)
 
 
 @dataclass(frozen=True)
@@ -1079,17 +1080,7 @@ class _TaskConverter(TaskConverter):
     """
 
     def to_dict(self, task: Task) -> dict[str, Any]:
-        return {
-            "id": _tid(task),
-            "parent": str(task._parent) if task.parent is not None else None,
-            "children": [str(child) for child in task._children],
-            "last_state_change": task.last_state_change,
-            "state": task.state,
-            "task_spec": task.task_spec.name,
-            "triggered": task.triggered,
-            "internal_data": _to_dict(task.internal_data),
-            "data": _data_dict(task.data),
-        }
+        return _task_dict(task)[0]
 
     def from_dict(self, dct: dict[str, Any], workflow: Any) -> Task:
         task_spec = workflow.spec.task_specs.get(dct["task_spec"])
@@ -1103,6 +1094,23 @@ class _TaskConverter(TaskConverter):
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             workflow.top_workflow.event_manager.add_task(task)
         return task
+
+
+def _task_dict(task: Task) -> tuple[dict[str, Any], bool]:
+    """A task as :class:`_TaskConverter` stores it, and whether it is plain JSON (see :func:`_checked_copy`)."""
+    internal, plain_internal = _checked_copy(task.internal_data)
+    data, plain_data = _checked_copy(task.data)
+    return {
+        "id": _tid(task),
+        "parent": str(task._parent) if task.parent is not None else None,
+        "children": [str(child) for child in task._children],
+        "last_state_change": task.last_state_change,  # time.time(): finite
+        "state": task.state,
+        "task_spec": task.task_spec.name,
+        "triggered": task.triggered,
+        "internal_data": internal,
+        "data": data,
+    }, plain_internal and plain_data
 
 
 def _build_registry() -> Any:
@@ -1133,6 +1141,7 @@ def _build_registry() -> Any:
 
 
 _REGISTRY = _build_registry()
+_TASK_TYPENAME = _REGISTRY.typenames[Task]
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
 
 
@@ -1160,6 +1169,23 @@ def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
         return [v if type(v) in _PLAIN_TYPES else _to_dict(v, copy_unknown=copy_unknown) for v in value]
     converted = _REGISTRY.convert(value)
     return copy_data(converted) if copy_unknown else converted
+
+
+def _checked_copy(value: Any) -> tuple[Any, bool]:
+    """:func:`_data_dict` of ``value``, and whether it is plain JSON.
+
+    Plain JSON (the copy ``json_copy`` made, which reads back equal to the
+    value: no NaN, infinity, tuple, UUID or date in it) is written without
+    the read-back check ``canonical_bytes`` makes for NaN
+    (``engine.jsontext.plain_canonical_bytes``); anything else is converted
+    by the registry and checked when written, as before.
+    """
+    if type(value) is dict:
+        try:
+            return json_copy(value), True
+        except ValueError:
+            pass
+    return _to_dict(value), False
 
 
 def _data_dict(value: Any, *, copy_unknown: bool = False) -> Any:
@@ -1828,6 +1854,7 @@ class LiveInstance:
         """
         self.prune()
         out: dict[str, Any] = {}
+        plain: set[str] = set()
         present: set[str] = set()
         emitted = self._emitted
         for wf_id, task in self._all_tasks():
@@ -1836,8 +1863,12 @@ class LiveInstance:
             signature = _signature(task, wf_id)
             active = bool(task.state & _ACTIVE)
             if active or self._signatures.get(key) != signature:
-                value = _REGISTRY.convert(task)
+                # What _REGISTRY.convert(task) gives, without its dispatch, and whether it is plain JSON.
+                value, is_plain = _task_dict(task)
+                value["typename"] = _TASK_TYPENAME
                 value["wf"] = wf_id
+                if is_plain:
+                    plain.add(key)
                 self._signatures[key] = signature
                 if active:
                     if emitted.get(key) == value:
@@ -1848,7 +1879,10 @@ class LiveInstance:
                 out[key] = value
             elif key in emitted:
                 del emitted[key]
-        for key, value in (("wf", self._header()), ("wf.data", _data_dict(self._wf.data))):
+        data, plain_data = _checked_copy(self._wf.data)
+        if plain_data:
+            plain.add("wf.data")
+        for key, value in (("wf", self._header()), ("wf.data", data)):
             present.add(key)
             if emitted.get(key) != value:
                 out[key] = emitted[key] = value
@@ -1857,7 +1891,7 @@ class LiveInstance:
             self._signatures.pop(key, None)
             emitted.pop(key, None)
         self._known = present
-        return PartsDelta(out, removed)
+        return PartsDelta(out, removed, frozenset(plain & out.keys()))
 
     def _header(self) -> dict[str, Any]:
         wf = self._wf

@@ -23,7 +23,7 @@ loss).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 from typing import cast as type_cast
 
@@ -32,7 +32,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from engine.fastsql import dialect_name, execute
-from engine.jsontext import canonical_bytes
+from engine.jsontext import canonical_bytes, plain_canonical_bytes
 from engine.models import InstanceStatePart
 
 # Built once, as Core statements on the table (every action saves parts: the hot path).
@@ -90,12 +90,14 @@ def load_parts_and_hashes(session: Session, instance_id: str) -> tuple[dict[str,
 
 
 def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], removed: Iterable[str] = (),
-               *, known_hashes: Mapping[str, str] | None = None) -> dict[str, str]:
+               *, known_hashes: Mapping[str, str] | None = None, plain: Collection[str] = ()) -> dict[str, str]:
     """Store the parts that changed, delete ``removed``; return the new hash of every part.
 
     ``parts`` may hold every part or only those the caller suspects changed;
     parts absent from it are left as they are. A key both in ``parts`` and in
-    ``removed`` is an error.
+    ``removed`` is an error. ``plain`` names parts the caller knows to be
+    plain JSON (no NaN or infinity): their text is the same, made without the
+    check (``engine.jsontext.plain_canonical_bytes``).
     """
     removed_keys = set(removed)
     clash = removed_keys & parts.keys()
@@ -106,7 +108,7 @@ def save_parts(session: Session, instance_id: str, parts: Mapping[str, Any], rem
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     for key, value in parts.items():
-        text = canonical_bytes(value)
+        text = plain_canonical_bytes(value) if key in plain else canonical_bytes(value)
         digest = hashlib.sha256(text).hexdigest()
         old = hashes.get(key)
         if old == digest:

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import pytest
 
-from engine.jsontext import canonical_bytes, canonical_json, column_json
+from engine.jsontext import canonical_bytes, canonical_json, column_json, plain_canonical_bytes
 
 JSON_LIKE = [
     {},
@@ -92,3 +92,13 @@ def test_json_copy_refuses_what_would_not_come_back_equal(value):
 
     with pytest.raises(ValueError):
         json_copy(value)
+
+
+@pytest.mark.parametrize("value", JSON_LIKE)
+def test_plain_json_gets_the_same_canonical_text_without_the_check(value):
+    assert plain_canonical_bytes(value) == canonical_bytes(value)
+
+
+def test_what_orjson_refuses_still_goes_to_the_standard_encoder_when_called_plain():
+    value = {"big": 2**70, "when": date(2026, 11, 29).isoformat()}
+    assert plain_canonical_bytes(value) == canonical_bytes(value)

@@ -353,6 +353,34 @@ def test_a_step_writes_a_constant_number_of_parts():
     assert max(counts[5:]) == min(counts[5:]) <= 10, counts
 
 
+def test_parts_are_the_registry_s_conversion_and_plain_only_when_they_read_back_equal():
+    from engine.jsontext import canonical_bytes, plain_canonical_bytes
+    from engine.spiff import _REGISTRY, TASK_PART_PREFIX
+
+    live, _, _ = make(LOOP, data={"odd": (1, 2), "nested": {"ok": [1, None, 2.5]}})
+    live.advance()
+    delta = live.parts()
+    tasks = {TASK_PART_PREFIX + str(t.id): t for _, t in live._all_tasks()}
+    checked = 0
+    for key, value in delta.parts.items():
+        if key in tasks:
+            assert value == {**_REGISTRY.convert(tasks[key]), "wf": value["wf"]}
+            checked += 1
+        if key in delta.plain:
+            assert plain_canonical_bytes(value) == canonical_bytes(value)
+    assert checked > 1
+    # A tuple does not read back as itself: parts holding one are not plain, and are checked when written.
+    with_tuple = {k for k, v in delta.parts.items() if "odd" in (v.get("data") or {})}
+    assert with_tuple and not with_tuple & delta.plain
+    live.complete_human(human(live, "submit"), {"again": True, "pages": 2})
+    delta = live.parts()
+    assert delta.plain and delta.plain <= delta.parts.keys()
+    live.complete_human(human(live, "submit"), {"again": True, "bad": float("nan")})
+    delta = live.parts()
+    nan_parts = {k for k, v in delta.parts.items() if "bad" in (v.get("data") or {})}
+    assert nan_parts and not nan_parts & delta.plain  # a NaN is left to canonical_bytes, which refuses it
+
+
 def test_data_objects_survive_a_reload():
     xml = doc('<bpmn:dataObject id="DO_permit"/><bpmn:dataObjectReference id="ref" dataObjectRef="DO_permit"/>'
               '<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="w"/>'
