@@ -2424,10 +2424,16 @@ def copy_data(value: Any, _depth: int = 0) -> Any:
     answers, results); ``copy.deepcopy`` spends most of its time on its memo,
     which tree-shaped JSON-like data does not need. A structure nested deeper
     than ``_COPY_DEPTH`` (or a cycle a script built) goes to ``copy.deepcopy``,
-    which handles both.
+    which handles both. A dict of plain JSON (nearly all task data) is copied
+    by ``json_copy`` at once, in C: the same copy in about half the time.
     """
     if isinstance(value, _ATOMS):
         return value
+    if _depth == 0 and type(value) is dict:
+        try:
+            return json_copy(value)
+        except ValueError:  # not plain JSON (a tuple, a date, a NaN, a cycle...): copied below
+            pass
     if _depth > _COPY_DEPTH:
         return copy.deepcopy(value)
     if type(value) is dict:

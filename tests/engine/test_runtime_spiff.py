@@ -117,6 +117,29 @@ LOOP = doc('<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f1" sourceRef="s
            '<bpmn:sequenceFlow id="f4" sourceRef="gw" targetRef="end"/><bpmn:endEvent id="end"/>')
 
 
+@pytest.mark.parametrize("data", [
+    {"a": {"b": [1, {"c": "پنجره"}]}, "n": None, "f": 2.5},  # plain JSON: copied by json_copy
+    {"t": (1, [2]), "d": {"when": __import__("datetime").date(2026, 11, 29)}},  # not: copied in Python
+    {"nan": float("nan"), "deep": {"x": [[]]}},
+])
+def test_copy_data_shares_nothing_and_keeps_every_type(data):
+    from engine.spiff import copy_data
+
+    copied = copy_data(data)
+    assert copied.keys() == data.keys() and copied is not data
+    for key, value in data.items():
+        assert type(copied[key]) is type(value)
+        if isinstance(value, dict | list):
+            assert copied[key] is not value
+    assert repr(copied) == repr(data)  # equal, NaN included (NaN != NaN, so compared as text)
+    if "a" in data:
+        copied["a"]["b"][1]["c"] = "changed"
+        assert data["a"]["b"][1]["c"] == "پنجره"
+    if "t" in data:
+        copied["t"][1].append(3)
+        assert data["t"] == (1, [2])
+
+
 def test_the_library_alone_stops_finding_work_near_500_iterations():
     wf = library_workflow(LOOP)
     wf.do_engine_steps()
