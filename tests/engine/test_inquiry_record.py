@@ -158,3 +158,19 @@ def test_record_for_a_failed_attempt():
     rec = record_for(request, info.value.response, subject_key=KEY)
     assert rec.status == "TIMEOUT" and rec.response_hash is None and rec.responded_at is None
     assert rec.request_hash == info.value.response.request_hash
+
+
+def test_the_sealed_bytes_are_the_standard_encoder_s_canonical_json():
+    # Outside tools recompute the hash with any JSON library: the bytes must be json.dumps' canonical form.
+    import hashlib
+    import json
+
+    record = dataclasses.replace(_record(3), purpose="استعلام هویت «ثبت‌احوال»", legal_basis=None,
+                                 requester_user='clerk "7"\\n', seq=3, prev_hash="a" * 64)
+    fields = record.fields()
+    body = {name: (value.astimezone(UTC).isoformat(timespec="microseconds") if isinstance(value, datetime)
+                   else value) for name, value in fields.items()}
+    body["schema"] = "panjereh.inquiry_record/1"
+    standard = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    assert canonical_json(fields) == standard
+    assert seal(fields) == hashlib.sha256(standard).hexdigest()
