@@ -23,6 +23,18 @@ def io_task(tid: str, script: str, *, inputs: str = "", outputs: str = "", assoc
             f'<bpmn:script>{script}</bpmn:script></bpmn:scriptTask>')
 
 
+def reads(source: str, target: str) -> str:
+    """A task's dataInputAssociation from ``source`` to its input ``target``."""
+    return (f"<bpmn:dataInputAssociation><bpmn:sourceRef>{source}</bpmn:sourceRef>"
+            f"<bpmn:targetRef>{target}</bpmn:targetRef></bpmn:dataInputAssociation>")
+
+
+def writes(source: str, target: str) -> str:
+    """A task's dataOutputAssociation from its output ``source`` to ``target``."""
+    return (f"<bpmn:dataOutputAssociation><bpmn:sourceRef>{source}</bpmn:sourceRef>"
+            f"<bpmn:targetRef>{target}</bpmn:targetRef></bpmn:dataOutputAssociation>")
+
+
 def chain(*tasks: str, extra: str = "", first: str = "", ids: tuple[str, ...] = ("set", "read")) -> bytes:
     """start → ``tasks`` (ids ``ids``) → end; ``first`` goes before the flow elements (an ioSpecification)."""
     flows = "".join(f'<bpmn:sequenceFlow id="f{i}" sourceRef="{a}" targetRef="{b}"/>'
@@ -34,12 +46,8 @@ def chain(*tasks: str, extra: str = "", first: str = "", ids: tuple[str, ...] = 
 def test_an_output_and_an_input_named_otherwise_than_their_data_object_are_paired():
     # The betsy case: the task writes its output «out», which goes to the data object; the next reads it as «inp».
     xml = chain(
-        io_task("set", 'out = "BETSY"\nkept = 1', outputs="out", associations=(
-            "<bpmn:dataOutputAssociation><bpmn:sourceRef>out</bpmn:sourceRef>"
-            "<bpmn:targetRef>DocRef</bpmn:targetRef></bpmn:dataOutputAssociation>")),
-        io_task("read", "seen = inp", inputs="inp", associations=(
-            "<bpmn:dataInputAssociation><bpmn:sourceRef>DocRef</bpmn:sourceRef>"
-            "<bpmn:targetRef>inp</bpmn:targetRef></bpmn:dataInputAssociation>")),
+        io_task("set", 'out = "BETSY"\nkept = 1', outputs="out", associations=writes("out", "DocRef")),
+        io_task("read", "seen = inp", inputs="inp", associations=reads("DocRef", "inp")),
         extra=OBJECT)
     assert not [d for d in check_model(read_model(load_bytes(xml, "m.bpmn"))) if d.severity == "error"]
     live, _, _ = make(xml, data={"case": "k-1"})
@@ -52,9 +60,7 @@ def test_an_output_and_an_input_named_otherwise_than_their_data_object_are_paire
 
 def test_a_task_that_does_not_set_its_promised_output_fails_clearly():
     xml = chain(
-        io_task("set", "other = 1", outputs="out", associations=(
-            "<bpmn:dataOutputAssociation><bpmn:sourceRef>out</bpmn:sourceRef>"
-            "<bpmn:targetRef>DocRef</bpmn:targetRef></bpmn:dataOutputAssociation>")),
+        io_task("set", "other = 1", outputs="out", associations=writes("out", "DocRef")),
         '<bpmn:scriptTask id="read"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>', extra=OBJECT)
     live, _, _ = make(xml)
     report = live.advance()
@@ -87,12 +93,8 @@ PROCESS_IO = (
 def process_io_model() -> bytes:
     """Tasks reading the process's data input and writing its data output, as modelling tools draw them."""
     return chain(
-        io_task("set", "checked = 1", inputs="in-1", associations=(
-            "<bpmn:dataInputAssociation><bpmn:sourceRef>applicant</bpmn:sourceRef>"
-            "<bpmn:targetRef>in-1</bpmn:targetRef></bpmn:dataInputAssociation>")),
-        io_task("read", "verdict = 'ok'", outputs="out-1", associations=(
-            "<bpmn:dataOutputAssociation><bpmn:sourceRef>out-1</bpmn:sourceRef>"
-            "<bpmn:targetRef>decision</bpmn:targetRef></bpmn:dataOutputAssociation>")),
+        io_task("set", "checked = 1", inputs="in-1", associations=reads("applicant", "in-1")),
+        io_task("read", "verdict = 'ok'", outputs="out-1", associations=writes("out-1", "decision")),
         first=PROCESS_IO)
 
 
@@ -135,9 +137,7 @@ def test_associations_the_library_runs_as_written_are_left_alone():
 
 def test_names_a_script_cannot_use_are_documentation():
     xml = chain(
-        io_task("set", "x = 1", outputs="out-1", associations=(
-            "<bpmn:dataOutputAssociation><bpmn:sourceRef>out-1</bpmn:sourceRef>"
-            "<bpmn:targetRef>DocRef</bpmn:targetRef></bpmn:dataOutputAssociation>")),
+        io_task("set", "x = 1", outputs="out-1", associations=writes("out-1", "DocRef")),
         '<bpmn:scriptTask id="read"><bpmn:script>y = x</bpmn:script></bpmn:scriptTask>', extra=OBJECT)
     (dropped,) = data_association_warnings(etree.fromstring(xml))
     assert dropped.element_id == "set" and "'out-1' or 'Doc' is not a name a script can use" in dropped.message
