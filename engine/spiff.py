@@ -1171,34 +1171,27 @@ def _to_dict(value: Any, *, copy_unknown: bool = False) -> Any:
     return copy_data(converted) if copy_unknown else converted
 
 
-def _checked_copy(value: Any) -> tuple[Any, bool]:
-    """:func:`_data_dict` of ``value``, and whether it is plain JSON.
+def _checked_copy(value: Any, *, copy_unknown: bool = False) -> tuple[Any, bool]:
+    """:func:`_to_dict` of task data, by ``json_copy`` when it is JSON-like (it nearly always is); and whether it was.
 
-    Plain JSON (the copy ``json_copy`` made, which reads back equal to the
-    value: no NaN, infinity, tuple, UUID or date in it) is written without
+    The result is the same either way: for JSON-like data ``_to_dict`` is a
+    deep copy. Plain JSON (what ``json_copy`` copied, which reads back equal to
+    the value: no NaN, infinity, tuple, UUID or date in it) is written without
     the read-back check ``canonical_bytes`` makes for NaN
     (``engine.jsontext.plain_canonical_bytes``); anything else is converted
-    by the registry and checked when written, as before.
+    by the registry and checked when written.
     """
     if type(value) is dict:
         try:
             return json_copy(value), True
         except ValueError:
             pass
-    return _to_dict(value), False
+    return _to_dict(value, copy_unknown=copy_unknown), False
 
 
 def _data_dict(value: Any, *, copy_unknown: bool = False) -> Any:
-    """:func:`_to_dict` of task data, by ``json_copy`` when the data is JSON-like (it nearly always is).
-
-    The result is the same: for JSON-like data ``_to_dict`` is a deep copy.
-    """
-    if type(value) is dict:
-        try:
-            return json_copy(value)
-        except ValueError:
-            pass
-    return _to_dict(value, copy_unknown=copy_unknown)
+    """The copy :func:`_checked_copy` makes, alone."""
+    return _checked_copy(value, copy_unknown=copy_unknown)[0]
 
 
 # Restored specs per (version id, process id, linked versions), shared by every instance in this process.
