@@ -102,6 +102,39 @@ def test_the_cache_and_the_database_give_the_same_result(db, clock):
     assert cold.state(state.id).data == engine.state(state.id).data
 
 
+def test_an_ended_instance_keeps_its_state_but_not_its_workflow(db, clock):
+    from sqlalchemy import event
+
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+    waiting_id = engine.start(version, data={"rounds": 0, "defects": 0}).id
+    done = engine.complete_task(task(state, "t_issue"), user="clerk")
+    assert done.status == "completed"
+    # The live cache (private, looked at on purpose) holds the instance that can still move, not the ended one.
+    assert list(engine._cache._items) == [waiting_id]
+    part_reads: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if "instance_state_parts" in statement:
+            part_reads.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        assert engine.state(done.id) is done  # its last state, without restoring the workflow
+        assert part_reads == []
+        other = make_engine(db, clock)  # another process: restores it once, then keeps only the state
+        restored = other.state(done.id)
+        assert len(part_reads) == 1
+        assert other.state(done.id) is restored and len(part_reads) == 1
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert (restored.status, restored.lock_version, restored.waiting, restored.human_tasks) == \
+        (done.status, done.lock_version, (), ())
+    assert dict(restored.data) == dict(done.data) and restored.data["rounds"] == 1
+    assert list(other._cache._items) == []
+
 def test_two_clerks_completing_the_same_task_exactly_one_wins(db, clock):
     engine = make_engine(db, clock)
     version = deploy(engine, "resubmit_loop.bpmn")
