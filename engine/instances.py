@@ -67,8 +67,9 @@ _BY_ID = select(*_T.c).where(_T.c.id == bindparam("id"))
 _LOCK = _BY_ID.with_for_update()  # FOR UPDATE on PostgreSQL; SQLite's BEGIN IMMEDIATE already serialises
 # Every engine action locks its instance: only the columns InstanceHead holds (decoding the data and
 # the timestamps cost more than the read itself).
-_LOCK_HEAD = (select(_T.c.id, _T.c.version_id, _T.c.process_id, _T.c.status, _T.c.business_key, _T.c.subject,
-                _T.c.lock_version).where(_T.c.id == bindparam("id")).with_for_update())
+_HEAD = select(_T.c.id, _T.c.version_id, _T.c.process_id, _T.c.status, _T.c.business_key, _T.c.subject,
+               _T.c.lock_version).where(_T.c.id == bindparam("id"))
+_LOCK_HEAD = _HEAD.with_for_update()
 _INSERT = insert(_T)
 
 
@@ -91,6 +92,11 @@ def _view(row: Instance | Row[Any]) -> InstanceView:
     return InstanceView(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
                         business_key=row.business_key, subject=row.subject, lock_version=row.lock_version,
                         created_at=row.created_at, updated_at=row.updated_at, data=dict(row.data or {}))
+
+
+def _head(row: Row[Any]) -> InstanceHead:
+    return InstanceHead(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
+                        business_key=row.business_key, subject=row.subject, lock_version=row.lock_version)
 
 
 def _check_status(status: str) -> None:
@@ -127,6 +133,10 @@ class Instances:
             raise NotFound("instance", instance_id)
         return _view(row)
 
+    def head(self, instance_id: str) -> InstanceHead:
+        """:meth:`get` without the data and the timestamps (a running instance's state is in its parts)."""
+        return _head(self._locked(_HEAD, instance_id, None))
+
     def lock(self, instance_id: str, *, expected_version: int | None = None) -> InstanceView:
         """Read the instance and hold its row lock until the transaction ends (see the module docstring).
 
@@ -137,9 +147,7 @@ class Instances:
 
     def lock_head(self, instance_id: str, *, expected_version: int | None = None) -> InstanceHead:
         """:meth:`lock`, reading only what an engine action needs (its data lives in the state parts)."""
-        row = self._locked(_LOCK_HEAD, instance_id, expected_version)
-        return InstanceHead(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
-                            business_key=row.business_key, subject=row.subject, lock_version=row.lock_version)
+        return _head(self._locked(_LOCK_HEAD, instance_id, expected_version))
 
     def _locked(self, statement: Any, instance_id: str, expected_version: int | None) -> Any:
         row = execute(self._session, statement, {"id": instance_id}).one_or_none()

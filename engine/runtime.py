@@ -310,7 +310,7 @@ class Engine:
     def state(self, instance_id: str) -> InstanceState:
         """Where an instance stands now."""
         with self.db.session_scope(readonly=True) as session:
-            row = Instances(session, self.clock).get(instance_id)
+            row = Instances(session, self.clock).head(instance_id)
             # The state the last action returned is still the state while nothing moved since
             # (its data is a read-only mapping, so handing it out again is safe).
             ended = self._cache.ended_state(instance_id, row.lock_version)

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from engine.errors import ConcurrencyError, NotFound
-from engine.instances import Instances
+from engine.instances import InstanceHead, Instances
 from engine.state_store import load_parts, save_parts
 from engine.versions import Versions
 
@@ -28,11 +28,16 @@ def test_create_get_find(db, clock, version_id):
     with db.session_scope(readonly=True) as session:
         instances = Instances(session, clock)
         assert instances.get(made.id) == made
+        head = instances.head(made.id)  # the same row without data and timestamps
+        assert type(head) is InstanceHead
+        assert {k: getattr(made, k) for k in head.__dataclass_fields__} == head.__dict__
         assert [i.id for i in instances.find(business_key="REQ-1")] == [made.id]
         assert len(instances.find(status="running")) == 2
         assert [i.id for i in instances.find(subject="h" * 64)] == [made.id]
     with pytest.raises(NotFound), db.session_scope() as session:
         Instances(session, clock).get("nope")
+    with pytest.raises(NotFound), db.session_scope() as session:
+        Instances(session, clock).head("nope")
     with pytest.raises(ValueError), db.session_scope() as session:
         Instances(session, clock).create(version_id=version_id, process_id="P", status="sleeping")
 
