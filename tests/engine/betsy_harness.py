@@ -30,12 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from lxml import etree
+from sqlalchemy import update
 
 from bpmn.errors import PanjerehError
 from bpmn.load import BPMN_NS, Source, load_bytes, parse_xml
 from engine.clock import VirtualClock
 from engine.db import Database
 from engine.deploy import Deployment
+from engine.models import Job
 from engine.runtime import Engine, InstanceState
 from engine.sandbox import Sandbox
 from engine.services import ServiceDispatch
@@ -257,7 +259,20 @@ class Harness:
                 escaped = "no event caught it" in (final.failure or "")
                 errors.append("ERROR_thrownErrorEvent" if escaped else "ERROR_runtime")
                 notes.append(final.failure or "")
+        self._stop_leftovers(clock)
         return trace.result(errors)
+
+    def _stop_leftovers(self, clock: VirtualClock) -> None:
+        """Cancel the jobs a case left (a cycle timer, a wait past its window), as betsy resets its engine.
+
+        Every case's virtual clock starts at the same time, so a later case's
+        clock would make them due: its worker would run them, and its drive would
+        jump its clock to their due times instead of its own.
+        """
+        with self.db.session_scope() as session:
+            session.execute(update(Job).where(Job.status.in_(("ready", "failed", "running")))
+                            .values(status="cancelled", lease_owner=None, lease_token=None, lease_expires_at=None,
+                                    updated_at=clock.now()))
 
     def _drive(self, engine: Engine, clock: VirtualClock, window: timedelta) -> None:
         worker = Worker(engine.db, clock, engine.job_handlers(), policy=engine.policy)
