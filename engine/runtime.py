@@ -148,6 +148,14 @@ class _Cached:
     state: InstanceState | None = None  # what the action that made this version returned
 
 
+def _put_last(items: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
+    """Put ``key`` last in ``items``, dropping the oldest entries beyond ``size`` (the caller holds the lock)."""
+    items[key] = value
+    items.move_to_end(key)
+    while len(items) > size:
+        items.popitem(last=False)
+
+
 class _LiveCache:
     """Live workflows by instance id, valid for one ``lock_version``; taken by one action at a time.
 
@@ -177,10 +185,7 @@ class _LiveCache:
         def note() -> None:
             with self._lock:
                 self._items.pop(state.id, None)
-                self._ended[state.id] = state
-                self._ended.move_to_end(state.id)
-                while len(self._ended) > self._size:
-                    self._ended.popitem(last=False)
+                _put_last(self._ended, state.id, state, self._size)
 
         after_commit(session, note)
 
@@ -192,10 +197,7 @@ class _LiveCache:
     def put_after_commit(self, session: Session, instance_id: str, entry: _Cached) -> None:
         def put() -> None:
             with self._lock:
-                self._items[instance_id] = entry
-                self._items.move_to_end(instance_id)
-                while len(self._items) > self._size:
-                    self._items.popitem(last=False)
+                _put_last(self._items, instance_id, entry, self._size)
 
         after_commit(session, put)
 
@@ -225,9 +227,7 @@ class _TaskIndex:
 
     def note(self, task_id: str, instance_id: str, task_key: str) -> None:
         with self._lock:
-            self._items[task_id] = (instance_id, task_key)
-            if len(self._items) > self._size:
-                self._items.popitem(last=False)  # the oldest
+            _put_last(self._items, task_id, (instance_id, task_key), self._size)
 
     def note_after_commit(self, session: Session, task_id: str, instance_id: str, task_key: str) -> None:
         after_commit(session, lambda: self.note(task_id, instance_id, task_key))
