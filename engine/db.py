@@ -50,6 +50,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from engine.checkpoint import WalCheckpointer
 from engine.errors import ConcurrencyError, SchemaOutdated
 from engine.jsontext import column_json
 from engine.transaction import IdleConnections, Transaction
@@ -200,6 +201,9 @@ class Database:
         self._idle: dict[bool, IdleConnections] | None = (
             {False: IdleConnections(IDLE_CONNECTIONS), True: IdleConnections(IDLE_CONNECTIONS)}
             if self.dialect == "sqlite" else None)
+        # SQLite only: WAL checkpoints in a thread of their own (see engine.checkpoint).
+        database = self.engine.url.database
+        self.checkpointer = WalCheckpointer(database) if self.dialect == "sqlite" and database else None
 
     @contextmanager
     def session_scope(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -217,6 +221,8 @@ class Database:
 
         with session_scope(make) as session:
             yield session
+        if not readonly and self.checkpointer is not None:
+            self.checkpointer.committed()
 
     def upgrade(self, revision: str = "head") -> None:
         """Migrate the schema to ``revision`` (default: the newest)."""
@@ -235,6 +241,8 @@ class Database:
 
     def dispose(self) -> None:
         """Close every pooled connection (call before a process exits or forks)."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         if self._idle is not None:
             for idle in self._idle.values():
                 idle.close()
