@@ -20,6 +20,14 @@ with :class:`~engine.errors.ConcurrencyError` instead of waiting and going on.
 ``save`` bumps ``lock_version`` with a compare-and-set, which also catches an
 action that skipped the lock; it must end every action, even one that changed
 only state parts.
+
+An engine that kept the head its last action saved (its live cache) starts
+the next action with :meth:`Instances.claim` instead: one compare-and-set
+UPDATE that bumps the version and takes the row lock at once, so the action
+needs neither the read nor ``save``'s UPDATE, and ends with
+:meth:`Instances.finish`, which writes only a changed status or data. If the
+instance moved on meanwhile (another process acted on it), the claim changes
+nothing and the action locks and reads it as above.
 """
 
 from __future__ import annotations
@@ -49,6 +57,11 @@ class InstanceHead:
     business_key: str | None
     subject: str | None
     lock_version: int
+
+
+@dataclass(frozen=True)
+class ClaimedHead(InstanceHead):
+    """A head taken by :meth:`Instances.claim`: the row already holds ``lock_version + 1`` in this transaction."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +99,22 @@ def _save_statement(status: bool, data: bool) -> Any:
 
 
 _SAVES = {(status, data): _save_statement(status, data) for status in (False, True) for data in (False, True)}
+_CLAIM = (update(_T).where(_T.c.id == bindparam("b_id"), _T.c.lock_version == bindparam("b_expected"))
+          .values(lock_version=_T.c.lock_version + 1,
+                  updated_at=bindparam("b_updated_at", type_=_T.c.updated_at.type)))
+
+
+def _finish_statement(status: bool, data: bool) -> Any:
+    values: dict[str, Any] = {}
+    if status:
+        values["status"] = bindparam("b_status", type_=_T.c.status.type)
+    if data:
+        values["data"] = bindparam("b_data", type_=_T.c.data.type)
+    return update(_T).where(_T.c.id == bindparam("b_id")).values(**values)
+
+
+_FINISHES = {(status, data): _finish_statement(status, data)
+             for status, data in ((True, False), (False, True), (True, True))}
 
 
 def _view(row: Instance | Row[Any]) -> InstanceView:
@@ -136,6 +165,36 @@ class Instances:
     def head(self, instance_id: str) -> InstanceHead:
         """:meth:`get` without the data and the timestamps (a running instance's state is in its parts)."""
         return _head(self._locked(_HEAD, instance_id, None))
+
+    def claim(self, head: InstanceHead) -> ClaimedHead | None:
+        """Lock the instance for an action if it is still at ``head.lock_version``, bumping the version now.
+
+        ``head`` is what the caller kept from the action that saved that
+        version (the engine's live cache); a claim is then one UPDATE instead
+        of :meth:`lock_head`'s read plus :meth:`save`'s UPDATE (the row lock on
+        PostgreSQL is taken all the same). The action ends with
+        :meth:`finish`, not :meth:`save`. None when the instance has moved on
+        or is gone: lock it with :meth:`lock_head` then.
+        """
+        result = execute(self._session, _CLAIM, {"b_id": head.id, "b_expected": head.lock_version,
+                                                 "b_updated_at": self._clock.now()})
+        if result.rowcount != 1:
+            return None
+        return ClaimedHead(id=head.id, version_id=head.version_id, process_id=head.process_id, status=head.status,
+                           business_key=head.business_key, subject=head.subject, lock_version=head.lock_version)
+
+    def finish(self, head: ClaimedHead, *, status: str | None = None,
+               data: Mapping[str, Any] | None = None) -> int:
+        """End an action on a claimed instance: write the given columns (if any); return the new version."""
+        if status is not None or data is not None:
+            params: dict[str, Any] = {"b_id": head.id}
+            if status is not None:
+                _check_status(status)
+                params["b_status"] = status
+            if data is not None:
+                params["b_data"] = dict(data)
+            execute(self._session, _FINISHES[(status is not None, data is not None)], params)
+        return head.lock_version + 1
 
     def lock(self, instance_id: str, *, expected_version: int | None = None) -> InstanceView:
         """Read the instance and hold its row lock until the transaction ends (see the module docstring).

@@ -8,7 +8,9 @@ SpiffWorkflow object (those stay inside ``engine.spiff``).
 One action on an instance = one transaction (``Database.session_scope``):
 
 1. lock the instance row (``Instances.lock``: ``SELECT … FOR UPDATE`` on
-   PostgreSQL, the writing transaction itself on SQLite);
+   PostgreSQL, the writing transaction itself on SQLite), or, when this
+   process's cache holds the version the last action saved, claim it
+   (``Instances.claim``: one compare-and-set UPDATE, no read);
 2. get the live workflow: from this process's cache when the cached copy has
    the row's ``lock_version`` (nobody changed it since), else restored from
    its state parts;
@@ -18,7 +20,8 @@ One action on an instance = one transaction (``Database.session_scope``):
    timers, cancel what the process no longer waits for, store the state
    parts that changed (``engine.state_store``), an audit event listing the
    elements completed, and ``Instances.save`` (the optimistic compare-and-set
-   on ``lock_version`` that ends every action);
+   on ``lock_version`` that ends every action; ``Instances.finish`` after a
+   claim, which already made it);
 5. after the commit (never before), the live workflow goes back into the cache.
 
 A failed transaction never reaches the cache, so a half-applied action is
@@ -64,7 +67,7 @@ from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
 from engine.handoff import Handoff
 from engine.inbox import HumanTasks, TaskView
 from engine.incidents import Incidents, IncidentView
-from engine.instances import InstanceHead, Instances
+from engine.instances import ClaimedHead, InstanceHead, Instances
 from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
 from engine.models import Incident, InquiryRecordRow, Job
 from engine.sandbox import Sandbox
@@ -146,6 +149,12 @@ class _Cached:
     hashes: dict[str, str]
     meta: dict[str, Any]
     state: InstanceState | None = None  # what the action that made this version returned
+    head: InstanceHead | None = None  # the instance row as the action that made this version left it
+
+
+def _head_at(row: InstanceHead, status: str, lock_version: int) -> InstanceHead:
+    """``row`` as an action leaves it: with ``status`` at ``lock_version`` (what the next action may claim)."""
+    return InstanceHead(row.id, row.version_id, row.process_id, status, row.business_key, row.subject, lock_version)
 
 
 def _put_last(items: OrderedDict[str, Any], key: str, value: Any, size: int) -> None:
@@ -188,6 +197,11 @@ class _LiveCache:
                 _put_last(self._ended, state.id, state, self._size)
 
         after_commit(session, note)
+
+    def head(self, instance_id: str) -> InstanceHead | None:
+        """The row's head as the cached version's action saved it (to claim the instance with), if any."""
+        entry = self._items.get(instance_id)  # one dict read: atomic, no lock needed
+        return entry.head if entry is not None else None
 
     def take(self, instance_id: str, lock_version: int) -> _Cached | None:
         with self._lock:
@@ -385,7 +399,7 @@ class Engine:
                     self._task_index.note_after_commit(session, task_id, *known)
                 instance_id, task_key = known
                 # Lock order: the instance row first, then its task rows (as workers do): no deadlock.
-                row = Instances(session, self.clock).lock_head(instance_id)
+                row = self._lock(session, instance_id)
                 inbox.complete(task_id, user=user, expected_version=expected_version)
                 state = self._act(session, row, lambda live: live.complete_human(task_key, data or {}),
                                   actor=user, action="task.completed", done_row=task_id)
@@ -459,6 +473,21 @@ class Engine:
 
     # --- the action core --------------------------------------------------------------------------
 
+    def _lock(self, session: Session, instance_id: str) -> InstanceHead:
+        """Lock the instance for an action: claim the version this process's cache holds, else lock and read it.
+
+        The claim (``Instances.claim``) is one UPDATE where locking and saving
+        are a read and an UPDATE; it fails, changing nothing, when another
+        process has acted on the instance since, and the row is then read.
+        """
+        instances = Instances(session, self.clock)
+        head = self._cache.head(instance_id)
+        if head is not None:
+            claimed = instances.claim(head)
+            if claimed is not None:
+                return claimed
+        return instances.lock_head(instance_id)
+
     def _act(self, session: Session, row: InstanceHead, step: Callable[[LiveInstance], StepReport | None], *,
              actor: str, action: str, done_row: str | None = None, done_job: str | None = None,
              returns_state: bool = True) -> InstanceState | None:
@@ -474,10 +503,14 @@ class Engine:
         cached = self._cache.take(row.id, row.lock_version) or self._restore(session, row)
         report = step(cached.live)
         if report is None:
+            version = row.lock_version
+            if isinstance(row, ClaimedHead):  # the claim moved the version on: so does the cached copy
+                version = Instances(session, self.clock).finish(row)
+                cached.lock_version, cached.head, cached.state = version, _head_at(row, row.status, version), None
             self._cache.put_after_commit(session, row.id, cached)
             if not returns_state:
                 return None
-            return self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
+            return self._state(row, version, row.status, cached, cached.live.snapshot(), None)
         return self._settle(session, row, cached, report, actor=actor, action=action, done_row=done_row,
                             done_job=done_job, returns_state=returns_state)
 
@@ -529,10 +562,15 @@ class Engine:
         if ended:
             AuditLog(session, self.clock).record(f"instance.{status}", actor=actor, instance_id=row.id)
         # The status only when it changed: on SQLite, naming an indexed column rewrites its index entry.
-        new_version = Instances(session, self.clock).save(row.id, expected_version=row.lock_version,
-                                                          status=status if status != row.status else None,
-                                                          data=live.data if ended else None)
-        entry = _Cached(new_version, live, hashes, meta)
+        instances = Instances(session, self.clock)
+        if isinstance(row, ClaimedHead):
+            new_version = instances.finish(row, status=status if status != row.status else None,
+                                           data=live.data if ended else None)
+        else:
+            new_version = instances.save(row.id, expected_version=row.lock_version,
+                                         status=status if status != row.status else None,
+                                         data=live.data if ended else None)
+        entry = _Cached(new_version, live, hashes, meta, head=_head_at(row, status, new_version))
         if ended:  # it will not move again: keep its state, not its workflow (see _LiveCache)
             entry.state = self._state(row, new_version, status, entry, snap, failure_text)
             self._cache.note_ended_after_commit(session, entry.state)
@@ -751,7 +789,7 @@ class Engine:
         return done
 
     def _deliver_one(self, session: Session, instance_id: str, kind: str, name: str, payload: Any) -> bool:
-        row = Instances(session, self.clock).lock_head(instance_id)
+        row = self._lock(session, instance_id)
         if row.status != "waiting":
             return False
         got: list[bool] = []
@@ -820,7 +858,7 @@ class _ServiceJob:
         self.engine._error_codes.pop(lease.job_id, None)
         outcome = result if isinstance(result, ServiceOutcome) else ServiceOutcome(result)
         store_record(session, outcome)
-        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
+        row = self.engine._lock(session, str(lease.instance_id))
         if row.status != "waiting":
             return
 
@@ -835,7 +873,7 @@ class _ServiceJob:
 
     def on_exhausted(self, session: Session, lease: Lease, error: str) -> bool:
         code = self.engine._error_codes.pop(lease.job_id, None)
-        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
+        row = self.engine._lock(session, str(lease.instance_id))
         if row.status != "waiting":
             return False
         caught: list[bool] = []
@@ -863,7 +901,7 @@ class _TimerJob:
         return None
 
     def resume(self, session: Session, lease: Lease, result: Any) -> None:
-        row = Instances(session, self.engine.clock).lock_head(str(lease.instance_id))
+        row = self.engine._lock(session, str(lease.instance_id))
         if row.status == "waiting":
             self.engine._act(session, row, lambda live: live.fire_timers(), actor=lease.worker_id,
                              action="timer.fired", done_job=lease.job_id, returns_state=False)

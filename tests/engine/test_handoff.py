@@ -80,7 +80,9 @@ def test_a_rolled_back_action_hands_nothing_over(db, clock, monkeypatch):
     def broken_save(self, *args, **kwargs):
         raise RuntimeError("the disk is full")
 
+    # The action's last write fails (save, or finish after a claim).
     monkeypatch.setattr(instances.Instances, "save", broken_save)
+    monkeypatch.setattr(instances.Instances, "finish", broken_save)
     with pytest.raises(RuntimeError, match="disk is full"):
         engine.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
     monkeypatch.undo()

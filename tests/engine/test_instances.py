@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 
 from engine.errors import ConcurrencyError, NotFound
-from engine.instances import InstanceHead, Instances
+from engine.instances import ClaimedHead, InstanceHead, Instances
 from engine.state_store import load_parts, save_parts
 from engine.versions import Versions
 
@@ -50,6 +51,64 @@ def test_save_bumps_the_version_and_writes_only_what_is_given(db, clock, version
     with db.session_scope(readonly=True) as session:
         now = Instances(session, clock).get(made.id)
     assert now.status == "waiting" and now.data == {"a": 1} and now.lock_version == 2
+
+
+def test_a_claim_bumps_the_version_at_once_and_finish_writes_only_what_changed(db, clock, version_id):
+    with db.session_scope() as session:
+        made = Instances(session, clock).create(version_id=version_id, process_id="P", data={"a": 1})
+    clock.advance(timedelta(minutes=5))
+    with db.session_scope() as session:
+        instances = Instances(session, clock)
+        claimed = instances.claim(made)
+        assert isinstance(claimed, ClaimedHead) and claimed.lock_version == 1
+        assert instances.head(made.id).lock_version == 2  # already, inside the transaction
+        assert instances.finish(claimed) == 2  # nothing changed: nothing written, no second bump
+    with db.session_scope(readonly=True) as session:
+        row = Instances(session, clock).get(made.id)
+    assert (row.lock_version, row.status, row.data, row.updated_at) == (2, "running", {"a": 1}, clock.now())
+    with db.session_scope() as session:
+        instances = Instances(session, clock)
+        assert instances.claim(made) is None  # a stale head (version 1): nothing happens
+        assert instances.head(made.id).lock_version == 2
+        claimed = instances.claim(row)
+        assert claimed is not None
+        assert instances.finish(claimed, status="completed", data={"a": 2}) == 3
+    with db.session_scope(readonly=True) as session:
+        row = Instances(session, clock).get(made.id)
+    assert (row.lock_version, row.status, row.data) == (3, "completed", {"a": 2})
+    with pytest.raises(ValueError, match="status"), db.session_scope() as session:
+        instances = Instances(session, clock)
+        claimed = instances.claim(row)
+        assert claimed is not None
+        instances.finish(claimed, status="nonsense")
+
+
+def test_of_two_claims_of_one_version_the_second_waits_and_fails(db, clock, version_id):
+    with db.session_scope() as session:
+        made = Instances(session, clock).create(version_id=version_id, process_id="P")
+    claimed_first = threading.Event()
+    results: list[object] = []
+
+    def second() -> None:
+        claimed_first.wait(10)
+        with db.session_scope() as session:
+            results.append(Instances(session, clock).claim(made))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with db.session_scope() as session:
+        instances = Instances(session, clock)
+        claimed = instances.claim(made)
+        assert claimed is not None
+        claimed_first.set()
+        thread.join(0.3)
+        assert thread.is_alive()  # it waits for the first transaction (row lock, or SQLite's write lock)
+        instances.finish(claimed, status="waiting")
+    thread.join(10)
+    assert results == [None]  # the version it saw is gone once the first committed
+    with db.session_scope(readonly=True) as session:
+        row = Instances(session, clock).get(made.id)
+    assert (row.lock_version, row.status) == (2, "waiting")
 
 
 def test_a_second_action_from_the_same_version_rolls_back_whole(db, clock, version_id):

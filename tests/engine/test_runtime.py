@@ -194,6 +194,48 @@ def test_completing_a_task_this_engine_made_does_not_read_its_row_first(db, cloc
     assert state.waiting == ("t_issue",)
 
 
+def test_an_instance_this_engine_saved_last_is_claimed_without_reading_its_row(db, clock):
+    from sqlalchemy import event
+
+    engine = make_engine(db, clock)
+    version = deploy(engine, "resubmit_loop.bpmn")
+    state = engine.start(version, data={"rounds": 0, "defects": 0})
+    statements: list[str] = []
+
+    def note(conn, cursor, statement, parameters, context, executemany) -> None:
+        if " instances" in statement:
+            statements.append(statement.split()[0].upper())
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
+        assert statements == ["UPDATE"]  # the claim, which also bumped the version: no read, no second write
+        assert state.lock_version == 3
+        # Another engine (another process) acts on it: this engine's copy is stale, its claim changes
+        # nothing, and it reads the row and restores the state instead.
+        other = make_engine(db, clock)
+        state = other.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
+        assert state.lock_version == 4
+        statements.clear()
+        state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+        assert statements == ["UPDATE", "SELECT", "UPDATE"]  # the failed claim, the locking read, the save
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+    assert (state.lock_version, state.waiting, state.data["rounds"], state.data["defects"]) == (5, ("t_issue",), 3, 2)
+    with db.session_scope(readonly=True) as session:
+        from engine.instances import Instances
+
+        assert Instances(session, clock).head(state.id).lock_version == 5
+    # The instance ends by a claim: its status and data are written with it.
+    done = engine.complete_task(task(state, "t_issue"), user="clerk")
+    with db.session_scope(readonly=True) as session:
+        from engine.instances import Instances
+
+        row = Instances(session, clock).get(done.id)
+    assert (row.status, row.lock_version, row.data["rounds"]) == ("completed", 6, 3) == \
+        (done.status, done.lock_version, done.data["rounds"])
+
+
 def test_a_stale_form_is_refused(db, clock):
     engine = make_engine(db, clock)
     version = deploy(engine, "resubmit_loop.bpmn")
