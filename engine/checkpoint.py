@@ -88,7 +88,11 @@ class WalCheckpointer:
                 try:
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                     self.checkpoints += 1
-                except sqlite3.Error as exc:  # e.g. the file was removed under us; the next try may work
+                except sqlite3.OperationalError as exc:
+                    # Another process's checkpoint holds the lock (it does the work), or the file went away.
+                    level = logging.DEBUG if "locked" in str(exc) or "busy" in str(exc) else logging.WARNING
+                    log.log(level, "WAL checkpoint of %s not done: %s", self.path, exc)
+                except sqlite3.Error as exc:  # a disk error, say; the next try may work
                     log.warning("WAL checkpoint of %s failed: %s", self.path, exc)
         finally:
             conn.close()
