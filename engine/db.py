@@ -22,6 +22,8 @@ SQLite details, and why:
   table with 15 to 20 indexes on random keys this took a third to nearly half
   off the cost of a commit in our measurements (raw SQLite, one row per commit).
   ``journal_size_limit`` trims a WAL that a long reader let grow past that.
+  Most of the checkpointing is done meanwhile by a thread of its own
+  (``engine.checkpoint``), so that no action pays for flushing the WAL.
 * The sqlite3 module's own transaction handling is turned off and we emit
   ``BEGIN IMMEDIATE`` ourselves for writing scopes. A deferred transaction
   that reads first and writes later can fail with "database is locked"
