@@ -20,6 +20,9 @@ ratios, each measured in this run:
 
   Both step ratios take their steps in turn (old instance, young instance,
   and so on; ``--samples`` each) and compare medians.
+* ``durable_vs_memory_rounds`` — not a target: the lowest and the highest
+  ratio of a single round (its durable rate over the memory rate of the same
+  round), to show how much one round moves on this machine.
 * ``floor_vs_memory`` — not a target: the in-memory run plus one journal row
   and commit per action on raw ``sqlite3`` (see :func:`floor_rate`), divided
   by the in-memory run; how high ``durable_vs_memory`` could go here.
@@ -427,6 +430,9 @@ def main(argv: list[str] | None = None) -> int:
             results["memory_instances_per_s"] = round(memory, 2)
             results["sqlite_instances_per_s"] = round(durable, 2)
             results["durable_vs_memory"] = round(durable / memory, 3)
+            # Not a target: the lowest and highest ratio of one round, to show how much rounds move here.
+            rounds = sorted(d / m for d, m in zip(durables, memories, strict=True))
+            results["durable_vs_memory_rounds"] = [round(rounds[0], 3), round(rounds[-1], 3)]
             results["floor_vs_memory"] = round(floor / memory, 3)
 
             steps = Engine(db, SystemClock())
