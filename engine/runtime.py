@@ -331,6 +331,8 @@ class Engine:
             if ended is not None:
                 return ended
             cached = self._cache.take(instance_id, row.lock_version) or self._restore(session, row)
+            if cached.head is None:  # restored here: the row just read is what the next action may claim
+                cached.head = row
             if cached.state is None or cached.state.lock_version != row.lock_version:
                 cached.state = self._state(row, row.lock_version, row.status, cached, cached.live.snapshot(), None)
             if cached.state.ended:

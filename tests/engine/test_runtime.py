@@ -217,22 +217,28 @@ def test_an_instance_this_engine_saved_last_is_claimed_without_reading_its_row(d
         state = other.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
         assert state.lock_version == 4
         statements.clear()
-        state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+        state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
         assert statements == ["UPDATE", "SELECT", "UPDATE"]  # the failed claim, the locking read, the save
+        # Once it has read the row again (a clerk looking at the case), this engine claims it again.
+        state = other.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 1})
+        statements.clear()
+        engine.state(state.id)
+        state = engine.complete_task(task(state, "t_submit"), user="applicant", data={"pages": 5})
+        assert statements == ["SELECT", "UPDATE"]  # the read of the state, then the claim
     finally:
         event.remove(db.engine, "before_cursor_execute", note)
-    assert (state.lock_version, state.waiting, state.data["rounds"], state.data["defects"]) == (5, ("t_issue",), 3, 2)
+    assert (state.lock_version, state.waiting, state.data["rounds"], state.data["defects"]) == (7, ("t_issue",), 5, 4)
     with db.session_scope(readonly=True) as session:
         from engine.instances import Instances
 
-        assert Instances(session, clock).head(state.id).lock_version == 5
+        assert Instances(session, clock).head(state.id).lock_version == 7
     # The instance ends by a claim: its status and data are written with it.
     done = engine.complete_task(task(state, "t_issue"), user="clerk")
     with db.session_scope(readonly=True) as session:
         from engine.instances import Instances
 
         row = Instances(session, clock).get(done.id)
-    assert (row.status, row.lock_version, row.data["rounds"]) == ("completed", 6, 3) == \
+    assert (row.status, row.lock_version, row.data["rounds"]) == ("completed", 8, 5) == \
         (done.status, done.lock_version, done.data["rounds"])
 
 
