@@ -402,7 +402,7 @@ class Engine:
                 instance_id, task_key = known
                 # Lock order: the instance row first, then its task rows (as workers do): no deadlock.
                 row = self._lock(session, instance_id)
-                inbox.complete(task_id, user=user, expected_version=expected_version)
+                inbox.mark_completed(task_id, user=user, expected_version=expected_version)
                 state = self._act(session, row, lambda live: live.complete_human(task_key, data or {}),
                                   actor=user, action="task.completed", done_row=task_id)
                 assert state is not None  # built unless returns_state=False

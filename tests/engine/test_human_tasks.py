@@ -90,6 +90,33 @@ def test_completing_twice_names_who_completed(db, clock, instance_id):
     assert "'بررسی مدارک'" in str(error) and "already completed by clerk1" in str(error)
 
 
+def test_mark_completed_is_complete_without_the_row_back(db, clock, instance_id):
+    first, second = _create(db, clock, instance_id, "a"), _create(db, clock, instance_id, "b")
+    clock.advance(timedelta(minutes=3))
+    with db.session_scope() as session:
+        tasks = HumanTasks(session, clock)
+        assert tasks.mark_completed(first.id, user="clerk1") is None
+        done = tasks.complete(second.id, user="clerk1")
+    with db.session_scope(readonly=True) as session:
+        marked = HumanTasks(session, clock).get(first.id)
+        entries = AuditLog(session, clock).entries(instance_id=instance_id)
+    same = ("status", "assignee", "completed_by", "completed_at", "version")
+    assert {k: getattr(marked, k) for k in same} == {k: getattr(done, k) for k in same}
+    assert (marked.status, marked.completed_by, marked.completed_at) == ("completed", "clerk1", clock.now())
+    assert [(e.action, e.details["task_id"]) for e in entries if e.action == "task.completed"] == [
+        ("task.completed", first.id), ("task.completed", second.id)]
+    # The same refusals as complete: done already, a stale form, someone else's claim.
+    with pytest.raises(AlreadyCompleted, match="clerk1"), db.session_scope() as session:
+        HumanTasks(session, clock).mark_completed(first.id, user="clerk2")
+    third = _create(db, clock, instance_id, "c")
+    with db.session_scope() as session:
+        HumanTasks(session, clock).claim(third.id, user="clerk1")
+    with pytest.raises(ConcurrencyError), db.session_scope() as session:
+        HumanTasks(session, clock).mark_completed(third.id, user="clerk1", expected_version=third.version)
+    with pytest.raises(AlreadyClaimed), db.session_scope() as session:
+        HumanTasks(session, clock).mark_completed(third.id, user="clerk2")
+
+
 def test_a_stale_form_is_refused(db, clock, instance_id):
     task = _create(db, clock, instance_id)
     with db.session_scope() as session:
