@@ -39,10 +39,9 @@ CHECKPOINT_EVERY = 48  # write transactions (~800 WAL pages at the engine's ~17 
 class WalCheckpointer:
     """Passive WAL checkpoints of one SQLite file, in a daemon thread started on the first write."""
 
-    def __init__(self, path: str, *, every: int = CHECKPOINT_EVERY, busy_timeout_ms: int = 0) -> None:
+    def __init__(self, path: str, *, every: int = CHECKPOINT_EVERY) -> None:
         self.path = path
         self.every = every
-        self.busy_timeout_ms = busy_timeout_ms
         self.checkpoints = 0  # passive checkpoints run (for tests and diagnostics)
         self._writes = 0
         self._wake = threading.Event()
@@ -78,8 +77,7 @@ class WalCheckpointer:
         try:
             # The same durability as the connections that commit (engine.db): the WAL is made durable
             # before pages go back into the database file.
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
+            conn.execute("PRAGMA synchronous=NORMAL")  # (a passive checkpoint never waits: no busy timeout)
             while True:
                 self._wake.wait()
                 self._wake.clear()

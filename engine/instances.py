@@ -123,9 +123,10 @@ def _view(row: Instance | Row[Any]) -> InstanceView:
                         created_at=row.created_at, updated_at=row.updated_at, data=dict(row.data or {}))
 
 
-def _head(row: Row[Any]) -> InstanceHead:
-    return InstanceHead(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
-                        business_key=row.business_key, subject=row.subject, lock_version=row.lock_version)
+def _head(row: Row[Any] | InstanceHead, kind: type[InstanceHead] = InstanceHead) -> Any:
+    """The head fields of ``row`` (a row read, or another head) as a ``kind``."""
+    return kind(id=row.id, version_id=row.version_id, process_id=row.process_id, status=row.status,
+                business_key=row.business_key, subject=row.subject, lock_version=row.lock_version)
 
 
 def _check_status(status: str) -> None:
@@ -178,10 +179,7 @@ class Instances:
         """
         result = execute(self._session, _CLAIM, {"b_id": head.id, "b_expected": head.lock_version,
                                                  "b_updated_at": self._clock.now()})
-        if result.rowcount != 1:
-            return None
-        return ClaimedHead(id=head.id, version_id=head.version_id, process_id=head.process_id, status=head.status,
-                           business_key=head.business_key, subject=head.subject, lock_version=head.lock_version)
+        return _head(head, ClaimedHead) if result.rowcount == 1 else None
 
     def finish(self, head: ClaimedHead, *, status: str | None = None,
                data: Mapping[str, Any] | None = None) -> int:

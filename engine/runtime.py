@@ -565,13 +565,12 @@ class Engine:
             AuditLog(session, self.clock).record(f"instance.{status}", actor=actor, instance_id=row.id)
         # The status only when it changed: on SQLite, naming an indexed column rewrites its index entry.
         instances = Instances(session, self.clock)
+        new_status, final_data = (status if status != row.status else None), (live.data if ended else None)
         if isinstance(row, ClaimedHead):
-            new_version = instances.finish(row, status=status if status != row.status else None,
-                                           data=live.data if ended else None)
+            new_version = instances.finish(row, status=new_status, data=final_data)
         else:
-            new_version = instances.save(row.id, expected_version=row.lock_version,
-                                         status=status if status != row.status else None,
-                                         data=live.data if ended else None)
+            new_version = instances.save(row.id, expected_version=row.lock_version, status=new_status,
+                                         data=final_data)
         entry = _Cached(new_version, live, hashes, meta, head=_head_at(row, status, new_version))
         if ended:  # it will not move again: keep its state, not its workflow (see _LiveCache)
             entry.state = self._state(row, new_version, status, entry, snap, failure_text)
