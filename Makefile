@@ -13,9 +13,14 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 
 install: $(BIN)/.installed
 
-# Analyse the demo models (Persian and English) and print what Panjereh finds.
+# The demo: analyse the demo models (Persian and English) and print what Panjereh finds; redesign the
+# housing-loan model (its paper steps become inquiries) and run the redesigned model to its end on an
+# embedded SQLite database, the inquiries answered by the built-in registry simulator.
 run: install
 	$(BIN)/panjereh analyze demo/
+	@mkdir -p build/demo
+	$(BIN)/panjereh redesign demo/housing_loan_fa.bpmn -o build/demo/housing_loan_fa.once.bpmn
+	$(BIN)/panjereh run build/demo/housing_loan_fa.once.bpmn --answers @demo/housing_loan_fa.answers.json --clock virtual
 
 lint: install
 	$(BIN)/ruff check .
