@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, tzinfo
+from math import isfinite
 from typing import Any
 
 from engine.sandbox_builtins import TYPE_NAMES
@@ -114,6 +115,9 @@ class Interpreter(Budget):
         context: Any = self.context
         budget = self.limits.max_data_size
         for name, value in context.items():
+            if type(value) is float and not isfinite(value):
+                raise ScriptError("runtime", f"the variable '{name}' is {value!r}, a number JSON cannot hold, "
+                                             "so task data cannot store it")
             if type(value) in _NOT_STORABLE or type(value) in CONTAINERS:
                 try:
                     if type(value) in _NOT_STORABLE:
@@ -121,7 +125,8 @@ class Interpreter(Budget):
                     budget -= measure(value, self.limits, _NOT_STORABLE)
                 except ScriptError as exc:
                     hint = (", which task data cannot store: convert it with list(...) or delete it with del"
-                            if exc.kind == "runtime" else "")
+                            if exc.kind == "runtime" and "JSON cannot hold" not in exc.message
+                            else ", so task data cannot store it" if exc.kind == "runtime" else "")
                     raise ScriptError(exc.kind, f"the variable '{name}': {exc.message}{hint}") from None
                 if budget < 0:
                     raise ScriptError("limit", f"the task data would be larger than "

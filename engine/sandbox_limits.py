@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from itertools import chain
+from math import isfinite
 from typing import Any, Literal, Protocol
 
 from bpmn.errors import PanjerehError
@@ -206,7 +207,8 @@ def measure(value: Any, limits: Limits, refuse: Mapping[type, str] | None = None
     remembered), so ``[[[0] * 1000] * 1000] * 1000`` is measured at once.
     Raises a ``limit`` error for values nested deeper than
     ``limits.max_data_depth`` or containing themselves, and a ``runtime``
-    error for a part whose type is in ``refuse`` (type -> what to call it).
+    error for a part whose type is in ``refuse`` (type -> what to call it) or,
+    with ``refuse``, for a float that is NaN or infinite (task data is JSON).
     """
     if type(value) not in _CONTAINERS:
         return _scalar_size(value)
@@ -232,6 +234,8 @@ def measure(value: Any, limits: Limits, refuse: Mapping[type, str] | None = None
         if refuse and type(child) in refuse:
             raise ScriptError("runtime", f"it holds {refuse[type(child)]}")
         if type(child) not in _CONTAINERS:
+            if refuse and type(child) is float and not isfinite(child):
+                raise ScriptError("runtime", f"it holds {child!r}, a number JSON cannot hold")
             frame[2] += _scalar_size(child)
             continue
         cid = id(child)

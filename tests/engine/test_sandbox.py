@@ -323,6 +323,19 @@ def test_values_that_task_data_cannot_store_are_refused(sandbox: Sandbox) -> Non
     assert data == {"l": [1, 2]}
 
 
+def test_numbers_json_cannot_hold_are_refused_naming_the_variable(sandbox: Sandbox) -> None:
+    # Task data is JSON: NaN and the infinities would make the action's save fail after the script.
+    for script, shown in (("x = float('nan')", "nan"), ("x = 1e308 * 10", "inf"), ("x = -float('inf')", "-inf"),
+                          ("x = [1.5, {'y': float('nan')}]", "nan")):
+        with pytest.raises(ScriptError) as err:
+            sandbox.execute(script, {})
+        assert err.value.kind == "runtime", script
+        assert "'x'" in err.value.message and shown in err.value.message and "JSON cannot hold" in err.value.message
+    data: dict = {}
+    sandbox.execute("big = 1e308 * 10\nok = big > 1\ndel big", data)  # in-between values are fine
+    assert data == {"ok": True}
+
+
 def test_server_functions_get_plain_values() -> None:
     seen = []
 
