@@ -26,8 +26,12 @@ The edges (web UI, command line) turn these into responses and exit codes.
         ├── SchemaOutdated        the database is not migrated to the code's
         │                         newest revision (run the migrations)
         ├── NotFound              no row with that id (job, task, incident ...)
-        └── InvalidState          the action does not fit the row's state
-                                  (retrying an incident that is resolved ...)
+        ├── InvalidState          the action does not fit the row's state
+        │                         (retrying an incident that is resolved ...)
+        └── InvalidData           data given to an action (start data, form
+                                  answers, a message's payload) that task data
+                                  cannot hold: NaN, a set, an object...; names
+                                  the field; nothing was changed
 """
 
 from __future__ import annotations
@@ -118,3 +122,13 @@ class NotFound(EngineError):
 
 class InvalidState(EngineError):
     """The action does not fit the current state of the row."""
+
+
+class InvalidData(EngineError):
+    """Data given to an action that task data cannot hold (it is stored as JSON); ``field`` names where."""
+
+    def __init__(self, what: str, field: str, problem: str) -> None:
+        self.what = what
+        self.field = field
+        self.problem = problem
+        super().__init__(f"{what}: {field}: {problem}")

@@ -63,7 +63,7 @@ from engine.call_bindings import LATEST_BINDING, bindings_of
 from engine.clock import Clock
 from engine.db import Database, after_commit
 from engine.deploy import Deployment, deploy_model
-from engine.errors import ConcurrencyError, InvalidState, JobFailed, NotFound
+from engine.errors import ConcurrencyError, InvalidData, InvalidState, JobFailed, NotFound
 from engine.handoff import Handoff
 from engine.inbox import HumanTasks, TaskView
 from engine.incidents import Incidents, IncidentView
@@ -78,6 +78,7 @@ from engine.spiff import (
     Snapshot,
     StepReport,
     calls_elsewhere,
+    data_problem,
     script_functions,
     spec_process_ids,
     start_triggers,
@@ -253,6 +254,15 @@ def _empty_meta() -> dict[str, Any]:
 
 # --- the engine ------------------------------------------------------------------------------
 
+def _require_storable(what: str, data: Any) -> None:
+    """Refuse data from outside that task data cannot hold, naming the field (:class:`InvalidData`)."""
+    if data is None:
+        return
+    problem = data_problem(data)
+    if problem is not None:
+        raise InvalidData(what, *problem)
+
+
 class Engine:
     """Deploy models, start and move instances, and run their jobs (see the module docstring)."""
 
@@ -286,6 +296,7 @@ class Engine:
     def start(self, version_id: str, *, process_id: str | None = None, data: Mapping[str, Any] | None = None,
               business_key: str | None = None, subject: str | None = None, actor: str = "system") -> InstanceState:
         """Start an instance of a deployed version and run it until it waits."""
+        _require_storable("the start data", data)
         return self._repeat(lambda: self._start(version_id, process_id, data or {}, business_key, subject, actor))
 
     def _start(self, version_id: str, process_id: str | None, data: Mapping[str, Any], business_key: str | None,
@@ -389,8 +400,11 @@ class Engine:
         """Complete an inbox task with form ``data``; of two clerks completing it, exactly one wins.
 
         The other gets :class:`~engine.errors.AlreadyCompleted` naming who
-        completed it and when.
+        completed it and when. Answers that task data cannot hold (NaN, a set...)
+        are refused with :class:`~engine.errors.InvalidData` before anything changes.
         """
+        _require_storable("the answers", data)
+
         def work() -> InstanceState:
             with self.db.session_scope() as session:
                 inbox = HumanTasks(session, self.clock)
@@ -418,6 +432,7 @@ class Engine:
         for it. Returns the ids of the instances that got it. One transaction
         per instance.
         """
+        _require_storable("the message's payload", payload)
         return self._deliver_all("message", name, payload, business_key, instance_id, start)
 
     def broadcast_signal(self, name: str, *, business_key: str | None = None, payload: Any = None,
@@ -427,6 +442,7 @@ class Engine:
         A ``business_key`` narrows the broadcast to that case's instances (and
         is given to the instances it starts).
         """
+        _require_storable("the signal's payload", payload)
         return self._deliver_all("signal", name, payload, business_key, None, start)
 
     def retry_incident(self, incident_id: str, *, actor: str, note: str | None = None) -> IncidentView:

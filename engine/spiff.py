@@ -87,6 +87,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 import threading
 import warnings
@@ -170,7 +171,7 @@ from bpmn.model import Model, Process, SequenceFlow
 from bpmn.references import EVENT_REFS, ElementIndex, exec_severity, kind_name, named
 from engine.clock import Clock
 from engine.errors import InvalidState, NotFound
-from engine.jsontext import json_copy
+from engine.jsontext import canonical_bytes, json_copy
 from engine.prepare import MERGE_RESULT, is_added, original_id, prepare_for_engine
 from engine.sandbox import Sandbox, ScriptError
 
@@ -1187,6 +1188,48 @@ def _checked_copy(value: Any, *, copy_unknown: bool = False) -> tuple[Any, bool]
         except ValueError:
             pass
     return _to_dict(value, copy_unknown=copy_unknown), False
+
+
+def data_problem(value: Any) -> tuple[str, str] | None:
+    """Where and why ``value`` cannot be kept as task data (field, problem), or None when it can.
+
+    Task data is stored as JSON, through the serializer's registry (which
+    keeps dates and the like): NaN and the infinities, sets or arbitrary
+    objects would make the save of the action that brought them fail. Asked
+    of data from outside (start data, form answers, message payloads) before
+    the action runs, so the caller learns which field is wrong.
+    """
+    try:
+        canonical_bytes(_data_dict(value))
+    except (TypeError, ValueError, RecursionError) as exc:
+        try:
+            found = _find_problem(value, "")
+        except RecursionError:
+            found = None
+        return found or ("(the data)", f"it cannot be stored as JSON ({exc})")
+    return None
+
+
+def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
+    if isinstance(value, float) and not math.isfinite(value):
+        return path or "(the data)", f"{value!r} is not a number JSON can hold"
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _find_problem(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+        return None
+    if isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            found = _find_problem(item, f"{path}[{index}]")
+            if found:
+                return found
+        return None
+    try:
+        canonical_bytes(_data_dict(value))
+    except (TypeError, ValueError, RecursionError):
+        return path or "(the data)", f"a value of type {type(value).__name__} cannot be stored as task data"
+    return None
 
 
 def _data_dict(value: Any, *, copy_unknown: bool = False) -> Any:

@@ -14,10 +14,10 @@ from bpmn.load import load_path
 from engine.clock import VirtualClock
 from engine.connectors import FakeConnector, InquiryRequest, InquiryUnavailable
 from engine.db import Database
-from engine.errors import AlreadyCompleted, ConcurrencyError
+from engine.errors import AlreadyCompleted, ConcurrencyError, InvalidData
 from engine.inquiry_log import count_records, verify_stored_chain
 from engine.jobs import RetryPolicy
-from engine.models import HumanTask, Job
+from engine.models import HumanTask, Instance, Job
 from engine.runtime import Engine, InstanceState
 from engine.services import ServiceDispatch
 from engine.worker import Worker
@@ -259,6 +259,31 @@ def test_a_script_error_fails_the_instance_with_an_incident(db, clock):
     assert state.status == "failed" and "pages" in (state.failure or "")
     (incident,) = engine.incidents(state.id)
     assert incident.element_id == "t_check"
+
+
+
+def test_data_task_data_cannot_hold_is_refused_before_anything_changes(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "overflow.bpmn")
+    with pytest.raises(InvalidData) as err:
+        engine.start(version, data={"amount": 2, "case": {"scores": [1.0, float("nan")]}})
+    assert (err.value.what, err.value.field) == ("the start data", "case.scores[1]") and "nan" in err.value.problem
+    with db.session_scope(readonly=True) as session:
+        assert session.scalar(select(func.count()).select_from(Instance)) == 0
+    state = engine.start(version, data={"amount": 2})
+    (row,) = engine.tasks(state.id)
+    with pytest.raises(InvalidData) as err:
+        engine.complete_task(row.id, user="clerk", data={"tags": {"a", "b"}})
+    assert err.value.field == "tags" and "set" in err.value.problem
+    assert [t.status for t in engine.tasks(state.id)] == ["open"]
+    assert engine.state(state.id).lock_version == state.lock_version
+    with pytest.raises(InvalidData, match="payload"):
+        engine.correlate_message("anything", payload={"x": float("inf")})
+    # A script that makes such a number fails the instance, with an incident naming its variable.
+    state = engine.complete_task(row.id, user="clerk", data={"amount": 10})
+    assert state.status == "failed" and "'ratio'" in (state.failure or "") and "inf" in (state.failure or "")
+    (incident,) = engine.incidents(state.id)
+    assert incident.element_id == "t_scale"
 
 
 # --- service tasks and inquiries ----------------------------------------------------------------------
