@@ -71,9 +71,14 @@ def _json_arg(value: str | None, what: str) -> Any:
         return None
     text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
     try:
-        return json.loads(text)
+        return json.loads(text, parse_constant=_not_json)
     except ValueError as exc:
         raise _Usage(f"{what} is not valid JSON: {exc}") from None
+
+
+def _not_json(name: str) -> Any:
+    # Python's json module reads NaN and Infinity, which JSON does not have (and task data cannot hold).
+    raise ValueError(f"{name} is not a JSON value")
 
 
 class _Usage(Exception):

@@ -195,6 +195,9 @@ def test_panjereh_run_text_and_usage_errors(tmp_path: Path) -> None:
     assert code == 0 and text.startswith("status: completed") and "t_defect → t_count → t_submit" in text
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--data", "{not json")[0] == 2
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--mock", "nojson")[0] == 2
+    # Python reads NaN and Infinity; JSON has neither, and task data could not hold them.
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--data", '{"rounds": NaN}')[0] == 2
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": {"pages": -Infinity}}')[0] == 2
 
 
 def test_panjereh_run_reports_the_models_warnings(tmp_path: Path, run_schema: dict[str, Any]) -> None:
