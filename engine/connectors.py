@@ -93,6 +93,7 @@ import jsonschema
 
 from bpmn.errors import PanjerehError
 from engine.inquiry_record import sha256_hex, subject_hash
+from engine.jsontext import strict_loads
 
 if TYPE_CHECKING:
     from engine.endpoints import EndpointConfig
@@ -344,7 +345,7 @@ def protocol_headers(request: InquiryRequest) -> dict[str, str]:
 def parse_answer(service_id: str, body: bytes) -> tuple[InquiryStatus, dict[str, Any], bool | None]:
     """Status, data and criterion result of a ``200`` answer body; raises :class:`InquiryProtocolError`."""
     try:
-        doc = json.loads(body)
+        doc = strict_loads(body)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InquiryProtocolError(service_id, "response.not_json", "the answer is not JSON") from exc
     answer_validator, _ = _validators()
@@ -358,7 +359,7 @@ def parse_answer(service_id: str, body: bytes) -> tuple[InquiryStatus, dict[str,
 def _error_body(body: bytes) -> tuple[str | None, str | None]:
     """The ``error.code`` and ``error.message`` of a failure body, when it has them."""
     try:
-        doc = json.loads(body)
+        doc = strict_loads(body)
     except (UnicodeDecodeError, ValueError):
         return None, None
     _, error_validator = _validators()

@@ -67,6 +67,20 @@ def column_json(value: Any) -> str:
     return _fast(value, _PASSTHROUGH, json.dumps).decode("utf-8")
 
 
+def strict_loads(text: str | bytes) -> Any:
+    """``json.loads`` refusing ``NaN``, ``Infinity`` and ``-Infinity`` (``ValueError``), which JSON does not have.
+
+    Python's reader takes them, and a value holding one could not be stored
+    again (state parts and JSON columns are written without them). For text
+    from outside: registry answers, command-line arguments, request bodies.
+    """
+    return json.loads(text, parse_constant=_refuse_constant)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
 def json_copy(value: Any) -> Any:
     """A deep copy of JSON-like ``value`` (dicts, lists, strings, numbers, booleans, None), made by orjson.
 

@@ -71,7 +71,14 @@ from engine.instances import ClaimedHead, InstanceHead, Instances
 from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
 from engine.models import Incident, InquiryRecordRow, Job
 from engine.sandbox import Sandbox
-from engine.services import ServiceDispatch, ServiceOutcome, ServiceRequest, idempotency_key, store_record
+from engine.services import (
+    INQUIRY_PREFIX,
+    ServiceDispatch,
+    ServiceOutcome,
+    ServiceRequest,
+    idempotency_key,
+    store_record,
+)
 from engine.spiff import (
     CalledVersion,
     LiveInstance,
@@ -866,10 +873,19 @@ class _ServiceJob:
             element_id=lease.element_id, case_id=payload.get("business_key") or lease.instance_id,
             purpose=f"{payload.get('process_id', '')}/{lease.element_id or ''}")
         try:
-            return self.engine.services.call(request)
+            outcome = self.engine.services.call(request)
         except JobFailed as exc:
             self.engine._error_codes[lease.job_id] = str(exc.details.get("code") or "") or None
             raise
+        # A registry's answer was read as strict JSON; a mock's or a server handler's may hold anything.
+        op = request.operator
+        from_registry = op.startswith(INQUIRY_PREFIX) and op not in self.engine.services.mocks
+        problem = None if from_registry else data_problem(outcome.value)
+        if problem is not None:
+            self.engine._error_codes[lease.job_id] = "service.result"
+            raise JobFailed(f"the answer of {op} cannot be kept as task data: {problem[0]}: "
+                            f"{problem[1]}", retryable=False, details={"code": "service.result"})
+        return outcome
 
     def resume(self, session: Session, lease: Lease, result: Any) -> None:
         self.engine._error_codes.pop(lease.job_id, None)

@@ -55,6 +55,7 @@ from engine.endpoints import EndpointConfig
 from engine.errors import JobFailed
 from engine.inquiry_log import append_record
 from engine.inquiry_record import InquiryRecord, record_for, subject_hash
+from engine.jsontext import strict_loads
 from engine.models import InquiryRecordRow
 
 log = logging.getLogger(__name__)
@@ -128,12 +129,11 @@ class ServiceDispatch:
         services. ``PANJEREH_SUBJECT_KEY`` keys the subject hashes;
         ``PANJEREH_MOCKS`` (a JSON object operator → result) adds mocks.
         """
-        import json  # local: only this constructor reads JSON from the environment
 
         env = os.environ if environ is None else environ
         endpoints = EndpointConfig.from_env(env)
         connector = HttpJsonConnector(endpoints, clock=clock.now) if endpoints is not None else None
-        mocks = json.loads(env[ENV_MOCKS]) if env.get(ENV_MOCKS) else {}
+        mocks = strict_loads(env[ENV_MOCKS]) if env.get(ENV_MOCKS) else {}
         key = env.get(ENV_SUBJECT_KEY, "").encode("utf-8") or _DEVELOPMENT_SUBJECT_KEY
         return cls(db, clock, connector=connector, mocks=mocks, subject_key=key, **kwargs)
 

@@ -56,6 +56,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from bpmn.catalog import Catalog, default_catalog
 from engine import registries
 from engine.connectors import InquiryRejected, InquiryRequest
+from engine.jsontext import strict_loads
 from engine.population import Population, population
 
 log = logging.getLogger("panjereh.simulator")
@@ -270,7 +271,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _json_body(self, raw: bytes | None = None) -> Any:
         try:
-            return json.loads(self._raw_body() if raw is None else raw)
+            return strict_loads(self._raw_body() if raw is None else raw)
         except (UnicodeDecodeError, ValueError) as exc:
             raise _error(400, "request.not_json", "the body is not JSON") from exc
 

@@ -36,6 +36,7 @@ from engine.db import Database
 from engine.dryrun import RunOptions, run_model
 from engine.endpoints import EndpointConfig, for_simulator
 from engine.jobs import RetryPolicy
+from engine.jsontext import strict_loads
 from engine.runtime import Engine
 from engine.services import ServiceDispatch
 
@@ -71,14 +72,9 @@ def _json_arg(value: str | None, what: str) -> Any:
         return None
     text = Path(value[1:]).read_text(encoding="utf-8") if value.startswith("@") else value
     try:
-        return json.loads(text, parse_constant=_not_json)
+        return strict_loads(text)
     except ValueError as exc:
         raise _Usage(f"{what} is not valid JSON: {exc}") from None
-
-
-def _not_json(name: str) -> Any:
-    # Python's json module reads NaN and Infinity, which JSON does not have (and task data cannot hold).
-    raise ValueError(f"{name} is not a JSON value")
 
 
 class _Usage(Exception):

@@ -175,6 +175,8 @@ def test_transport_failures_are_retryable(exc: Exception, kind: type[InquiryErro
 
 @pytest.mark.parametrize(("body", "headers", "code"), [
     (b"<html>oops</html>", {}, "response.not_json"),
+    (b'{"status": "OK", "data": {"amount": NaN}}', {}, "response.not_json"),  # Python reads it; JSON has no NaN
+    (b'{"status": "OK", "data": {"amount": -Infinity}}', {}, "response.not_json"),
     (b'{"status": "MAYBE", "data": {}}', {}, "response.schema"),
     (b'{"status": "OK"}', {}, "response.schema"),
     (b'{"status": "OK", "data": []}', {}, "response.schema"),

@@ -10,7 +10,7 @@ from datetime import date, datetime
 
 import pytest
 
-from engine.jsontext import canonical_bytes, canonical_json, column_json, plain_canonical_bytes
+from engine.jsontext import canonical_bytes, canonical_json, column_json, plain_canonical_bytes, strict_loads
 
 JSON_LIKE = [
     {},
@@ -102,3 +102,10 @@ def test_plain_json_gets_the_same_canonical_text_without_the_check(value):
 def test_what_orjson_refuses_still_goes_to_the_standard_encoder_when_called_plain():
     value = {"big": 2**70, "when": date(2026, 11, 29).isoformat()}
     assert plain_canonical_bytes(value) == canonical_bytes(value)
+
+
+def test_strict_loads_refuses_what_json_does_not_have():
+    assert strict_loads('{"a": [1.5, null, "NaN"]}') == {"a": [1.5, None, "NaN"]}
+    for text in ('{"a": NaN}', "[Infinity]", "-Infinity"):
+        with pytest.raises(ValueError, match="is not a JSON value"):
+            strict_loads(text)

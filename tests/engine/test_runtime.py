@@ -383,6 +383,15 @@ def test_an_operator_nobody_serves_is_an_incident_and_a_mock_answers_it(db, cloc
     mocked.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
     drain(mocked, clock)
     assert mocked.state(state.id).data["identity"] == {"status": "OK", "data": {}}
+    # An answer task data cannot hold (a set, from a mock or a server's handler) fails the job for good, named.
+    odd = make_engine(db, clock, mocks={"inquiry/nocr_identity": {"status": "OK", "data": {"seen": {1, 2}}}})
+    state = odd.start(version)
+    odd.complete_task(task(state, "t_form"), user="applicant", data=PERSON)
+    drain(odd, clock)
+    (incident,) = odd.incidents(state.id)
+    assert "cannot be kept as task data: data.seen: a value of type set" in incident.message
+    with db.session_scope(readonly=True) as session:
+        assert session.scalar(select(Job.attempts).where(Job.instance_id == state.id)) == 1
 
 
 # --- timers and messages -----------------------------------------------------------------------------------

@@ -150,6 +150,8 @@ def test_raw_http_errors_are_json(sim: SimulatorHandle):
         cases = [
             (client.post("/inquiries/no_such_service", content=b"{}", headers=headers), 404, "service.unknown"),
             (client.post("/inquiries/post_gnaf", content=b"{not json", headers=headers), 400, "request.not_json"),
+            (client.post("/inquiries/post_gnaf", content=b'{"parameters": {"postal_code": NaN}}', headers=headers),
+             400, "request.not_json"),
             (client.post("/inquiries/post_gnaf", content=b"[1, 2]", headers=headers), 400, "request.shape"),
             (client.post("/inquiries/post_gnaf", content=b'{"parameters": {}}', headers={}), 401,
              "client.missing"),
