@@ -70,7 +70,8 @@ from engine.incidents import Incidents, IncidentView
 from engine.instances import ClaimedHead, InstanceHead, Instances
 from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
 from engine.models import Incident, InquiryRecordRow, Job
-from engine.sandbox import Sandbox
+from engine.sandbox import Sandbox, ScriptError
+from engine.sandbox_limits import measure
 from engine.services import (
     INQUIRY_PREFIX,
     ServiceDispatch,
@@ -261,14 +262,6 @@ def _empty_meta() -> dict[str, Any]:
 
 # --- the engine ------------------------------------------------------------------------------
 
-def _require_storable(what: str, data: Any) -> None:
-    """Refuse data from outside that task data cannot hold, naming the field (:class:`InvalidData`)."""
-    if data is None:
-        return
-    problem = data_problem(data)
-    if problem is not None:
-        raise InvalidData(what, *problem)
-
 
 class Engine:
     """Deploy models, start and move instances, and run their jobs (see the module docstring)."""
@@ -303,7 +296,7 @@ class Engine:
     def start(self, version_id: str, *, process_id: str | None = None, data: Mapping[str, Any] | None = None,
               business_key: str | None = None, subject: str | None = None, actor: str = "system") -> InstanceState:
         """Start an instance of a deployed version and run it until it waits."""
-        _require_storable("the start data", data)
+        self._check_input("the start data", data)
         return self._repeat(lambda: self._start(version_id, process_id, data or {}, business_key, subject, actor))
 
     def _start(self, version_id: str, process_id: str | None, data: Mapping[str, Any], business_key: str | None,
@@ -410,7 +403,7 @@ class Engine:
         completed it and when. Answers that task data cannot hold (NaN, a set...)
         are refused with :class:`~engine.errors.InvalidData` before anything changes.
         """
-        _require_storable("the answers", data)
+        self._check_input("the answers", data)
 
         def work() -> InstanceState:
             with self.db.session_scope() as session:
@@ -439,7 +432,7 @@ class Engine:
         for it. Returns the ids of the instances that got it. One transaction
         per instance.
         """
-        _require_storable("the message's payload", payload)
+        self._check_input("the message's payload", payload)
         return self._deliver_all("message", name, payload, business_key, instance_id, start)
 
     def broadcast_signal(self, name: str, *, business_key: str | None = None, payload: Any = None,
@@ -449,7 +442,7 @@ class Engine:
         A ``business_key`` narrows the broadcast to that case's instances (and
         is given to the instances it starts).
         """
-        _require_storable("the signal's payload", payload)
+        self._check_input("the signal's payload", payload)
         return self._deliver_all("signal", name, payload, business_key, None, start)
 
     def retry_incident(self, incident_id: str, *, actor: str, note: str | None = None) -> IncidentView:
@@ -736,6 +729,28 @@ class Engine:
             while len(self._specs) > 64:
                 self._specs.popitem(last=False)
         return specs
+
+    def _check_input(self, what: str, data: Any) -> None:
+        """Refuse data from outside that task data cannot hold, naming the field (:class:`InvalidData`).
+
+        Besides what JSON cannot write (NaN, sets, keys that are not text...),
+        data nested deeper or larger than the sandbox lets task data be: every
+        script after it would fail on it (``Limits.max_data_depth``/``max_data_size``).
+        """
+        if data is None:
+            return
+        problem = data_problem(data)
+        if problem is None and isinstance(data, Mapping | list | tuple):
+            limits = self.sandbox.limits
+            try:
+                size = measure(data, limits)
+            except ScriptError as exc:
+                problem = ("(the data)", exc.message)
+            else:
+                if size > limits.max_data_size:
+                    problem = ("(the data)", f"it is larger than {limits.max_data_size:,} characters")
+        if problem is not None:
+            raise InvalidData(what, *problem)
 
     def _repeat(self, work: Callable[[], Any]) -> Any:
         """Run a whole action again after a lost race (``ConcurrencyError.retryable``)."""

@@ -101,6 +101,7 @@ from types import ModuleType
 from typing import Any, ClassVar
 from uuid import UUID
 
+import orjson
 from lxml import etree
 from SpiffWorkflow.bpmn.exceptions import WorkflowDataException, WorkflowTaskException
 from SpiffWorkflow.bpmn.parser.event_parsers import (
@@ -1200,14 +1201,25 @@ def data_problem(value: Any) -> tuple[str, str] | None:
     the action runs, so the caller learns which field is wrong.
     """
     try:
-        canonical_bytes(_data_dict(value))
+        converted = _data_dict(value)
+        canonical_bytes(converted)  # NaN, the infinities, types JSON has no word for
     except (TypeError, ValueError, RecursionError) as exc:
-        try:
-            found = _find_problem(value, "")
-        except RecursionError:
-            found = None
-        return found or ("(the data)", f"it cannot be stored as JSON ({exc})")
+        return _walked(value) or ("(the data)", f"it cannot be stored as JSON ({exc})")
+    try:
+        # Keys that are not text: the standard encoder (canonical_bytes' fallback) quietly writes 1 as
+        # "1", and a key of another type beside text ones then breaks the sorting of the next save.
+        # orjson refuses them, and integers past 64 bits, which are fine: the walk tells which.
+        orjson.dumps(converted)
+    except (TypeError, RecursionError):
+        return _walked(value)
     return None
+
+
+def _walked(value: Any) -> tuple[str, str] | None:
+    try:
+        return _find_problem(value, "")
+    except RecursionError:
+        return "(the data)", "it is nested too deeply to be stored"
 
 
 def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
@@ -1215,6 +1227,8 @@ def _find_problem(value: Any, path: str) -> tuple[str, str] | None:
         return path or "(the data)", f"{value!r} is not a number JSON can hold"
     if isinstance(value, Mapping):
         for key, item in value.items():
+            if not isinstance(key, str):
+                return path or "(the data)", f"the key {key!r} is not text (JSON keys are)"
             found = _find_problem(item, f"{path}.{key}" if path else str(key))
             if found:
                 return found

@@ -275,6 +275,13 @@ def test_data_task_data_cannot_hold_is_refused_before_anything_changes(db, clock
     with pytest.raises(InvalidData) as err:
         engine.complete_task(row.id, user="clerk", data={"tags": {"a", "b"}})
     assert err.value.field == "tags" and "set" in err.value.problem
+    deep: Any = 1
+    for _ in range(100):
+        deep = [deep]
+    for answers, problem in (({"codes": {1: "a"}}, "the key 1 is not text"), ({"x": deep}, "nested more than 64"),
+                             ({"x": "a" * 20_000_001}, "larger than 20,000,000 characters")):
+        with pytest.raises(InvalidData, match=problem):
+            engine.complete_task(row.id, user="clerk", data=answers)
     assert [t.status for t in engine.tasks(state.id)] == ["open"]
     assert engine.state(state.id).lock_version == state.lock_version
     with pytest.raises(InvalidData, match="payload"):
