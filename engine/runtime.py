@@ -296,7 +296,7 @@ class Engine:
     def start(self, version_id: str, *, process_id: str | None = None, data: Mapping[str, Any] | None = None,
               business_key: str | None = None, subject: str | None = None, actor: str = "system") -> InstanceState:
         """Start an instance of a deployed version and run it until it waits."""
-        self._check_input("the start data", data)
+        self._check_input("the start data", data, fields=True)
         return self._repeat(lambda: self._start(version_id, process_id, data or {}, business_key, subject, actor))
 
     def _start(self, version_id: str, process_id: str | None, data: Mapping[str, Any], business_key: str | None,
@@ -403,7 +403,7 @@ class Engine:
         completed it and when. Answers that task data cannot hold (NaN, a set...)
         are refused with :class:`~engine.errors.InvalidData` before anything changes.
         """
-        self._check_input("the answers", data)
+        self._check_input("the answers", data, fields=True)
 
         def work() -> InstanceState:
             with self.db.session_scope() as session:
@@ -730,8 +730,11 @@ class Engine:
                 self._specs.popitem(last=False)
         return specs
 
-    def _check_input(self, what: str, data: Any) -> None:
+    def _check_input(self, what: str, data: Any, *, fields: bool = False) -> None:
         """Refuse data from outside that task data cannot hold, naming the field (:class:`InvalidData`).
+
+        With ``fields`` the data must be named fields (a mapping), as start data
+        and answers become variables of the case: a list would fail the step.
 
         Besides what JSON cannot write (NaN, sets, keys that are not text...),
         data nested deeper or larger than the sandbox lets task data be: every
@@ -739,6 +742,8 @@ class Engine:
         """
         if data is None:
             return
+        if fields and not isinstance(data, Mapping):
+            raise InvalidData(what, "(the data)", f"it must be named fields (an object), not {type(data).__name__}")
         problem = data_problem(data)
         if problem is None and isinstance(data, Mapping | list | tuple):
             limits = self.sandbox.limits

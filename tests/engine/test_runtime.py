@@ -278,7 +278,8 @@ def test_data_task_data_cannot_hold_is_refused_before_anything_changes(db, clock
     deep: Any = 1
     for _ in range(100):
         deep = [deep]
-    for answers, problem in (({"codes": {1: "a"}}, "the key 1 is not text"), ({"x": deep}, "nested more than 64"),
+    for answers, problem in (([["amount", 1]], "named fields"), ({"codes": {1: "a"}}, "the key 1 is not text"),
+                             ({"x": deep}, "nested more than 64"),
                              ({"x": "a" * 20_000_001}, "larger than 20,000,000 characters")):
         with pytest.raises(InvalidData, match=problem):
             engine.complete_task(row.id, user="clerk", data=answers)
