@@ -52,8 +52,21 @@ class Answers:
     """The answer for each visit of a human task: a mapping, or a list (one per visit, the last repeating)."""
 
     def __init__(self, answers: Mapping[str, Any]) -> None:
+        problem = self.problem(answers)
+        if problem is not None:
+            raise ValueError(problem)
         self._answers = dict(answers)
         self._visits: dict[str, int] = {}
+
+    @staticmethod
+    def problem(answers: Mapping[str, Any]) -> str | None:
+        """What is wrong with the shape of ``answers`` (task id -> object, or list of objects), if anything."""
+        for element_id, given in answers.items():
+            visits = given if isinstance(given, list) else [given]
+            if not all(isinstance(visit, Mapping) for visit in visits):
+                return (f"the answer for {element_id!r} must be an object of form fields, or a list of them "
+                        "(one per visit)")
+        return None
 
     def next(self, element_id: str) -> dict[str, Any]:
         """The form data for the next visit of ``element_id``."""

@@ -33,7 +33,7 @@ from bpmn.load import load_path
 from engine.clock import Clock, SystemClock, VirtualClock
 from engine.connectors import Connector, EndpointConfigError, HttpJsonConnector
 from engine.db import Database
-from engine.dryrun import RunOptions, run_model
+from engine.dryrun import Answers, RunOptions, run_model
 from engine.endpoints import EndpointConfig, for_simulator
 from engine.jobs import RetryPolicy
 from engine.jsontext import strict_loads
@@ -98,6 +98,8 @@ def _cmd_run(args: argparse.Namespace, out: Any) -> int:
         mocks = _mocks(args.mock)
         if not isinstance(data, dict) or not isinstance(answers, dict):
             raise _Usage("--data and --answers must be JSON objects")
+        if (problem := Answers.problem(answers)) is not None:
+            raise _Usage(f"--answers: {problem}")
         if args.threads < 1:
             raise _Usage("--threads must be at least 1")
     except (_Usage, OSError) as exc:

@@ -198,6 +198,8 @@ def test_panjereh_run_text_and_usage_errors(tmp_path: Path) -> None:
     # Python reads NaN and Infinity; JSON has neither, and task data could not hold them.
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--data", '{"rounds": NaN}')[0] == 2
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": {"pages": -Infinity}}')[0] == 2
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": 5}')[0] == 2
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": [{"pages": 1}, "more"]}')[0] == 2
 
 
 def test_panjereh_run_reports_the_models_warnings(tmp_path: Path, run_schema: dict[str, Any]) -> None:
