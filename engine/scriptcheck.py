@@ -63,7 +63,7 @@ _REFERENCES = {(BPMN_NS, "loopDataInputRef"): "the loop input", (SPIFF_NS, "mess
 
 _CRON = re.compile(r"^\s*[0-9*?/,LW#A-Z-]+(\s+[0-9*?/,LW#A-Z-]+){4,6}\s*$")
 _DURATION = re.compile(r"P(?:(\d+)Y)?(?:(\d+)M)?", re.IGNORECASE)
-_MAX_TIMER_MONTHS = 1200   # SpiffWorkflow walks a duration month by month
+MAX_TIMER_MONTHS = 1200   # SpiffWorkflow walks a duration month by month (the engine refuses longer ones too)
 
 
 @dataclass(frozen=True)
@@ -216,9 +216,9 @@ def _timer_value(sandbox: Sandbox, code: _Code, label: str, text: str) -> list[D
         return []
     for m in _DURATION.finditer(value):
         months = int(m.group(1) or 0) * 12 + int(m.group(2) or 0)
-        if months > _MAX_TIMER_MONTHS:
+        if months > MAX_TIMER_MONTHS:
             return [_diag(code.element, "script.timer", f"{label} `{value[:40]}` is longer than "
-                          f"{_MAX_TIMER_MONTHS // 12} years", code.severity)]
+                          f"{MAX_TIMER_MONTHS // 12} years", code.severity)]
     return []
 
 

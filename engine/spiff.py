@@ -175,6 +175,7 @@ from engine.errors import InvalidState, NotFound
 from engine.jsontext import canonical_bytes, json_copy
 from engine.prepare import MERGE_RESULT, is_added, original_id, prepare_for_engine
 from engine.sandbox import Sandbox, ScriptError
+from engine.scriptcheck import MAX_TIMER_MONTHS
 
 NOT_BUILDABLE = "exec.not_buildable"
 LIBRARY_WARNING = "exec.library_warning"
@@ -814,12 +815,39 @@ class _ServiceTask(SpiffServiceTask):
         return None
 
 
+# The library adds up a duration's calendar months one by one (each month's length), so a duration of
+# a hundred million years, which form data can set, held an action (and its instance's lock) for hours.
+# The check at deployment refuses such constants (scriptcheck.MAX_TIMER_MONTHS); this refuses the rest.
+# ISO 8601 durations (PnYnMnWnDTnHnMnS, a decimal fraction allowed): the library's parser skips what it
+# does not understand before a "T" ("-PT5M" and "XT5M" both waited five minutes).
+_NUMBER = r"\d+(?:[.,]\d+)?"
+_DURATION = re.compile(rf"P(?=\d|T\d)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W)?(?:{_NUMBER}D)?"
+                       rf"(?:T(?=\d)(?:{_NUMBER}H)?(?:{_NUMBER}M)?(?:{_NUMBER}S)?)?", re.IGNORECASE)
+
+
+def _duration(value: Any) -> dict[str, Any]:
+    """A timer's ISO 8601 duration parsed as the library does, refused with a clear error when it is not one
+    or is longer than MAX_TIMER_MONTHS."""
+    if not isinstance(value, str) or not _DURATION.fullmatch(value.strip()):
+        raise ValueError(f"the timer's duration {value!r} is not an ISO 8601 duration such as 'PT30M' or 'P3D'")
+    parsed: dict[str, Any] = TimerEventDefinition.parse_iso_duration(value.strip())
+    if parsed.get("years", 0) * 12 + parsed.get("months", 0) > MAX_TIMER_MONTHS:
+        raise ValueError(f"the timer's duration {value!r} is longer than {MAX_TIMER_MONTHS // 12} years")
+    return parsed
+
+
+def _time_or_duration(value: str) -> Any:
+    """``TimerEventDefinition.parse_time_or_duration``, with durations checked by :func:`_duration`."""
+    return _duration(value) if value.strip().upper().startswith("P") else \
+        TimerEventDefinition.parse_time_or_duration(value)
+
+
 def _parse_cycle(expression: str, now: datetime) -> tuple[int, datetime, Any]:
     """``TimerEventDefinition.parse_iso_recurring_interval`` with our clock for "now"."""
     components = expression.upper().replace("--", "/").strip("R").split("/")
     cycles = int(components[0]) if components[0] else -1
-    first = TimerEventDefinition.parse_time_or_duration(components[1])
-    second = TimerEventDefinition.parse_time_or_duration(components[2]) if len(components) == 3 else None
+    first = _time_or_duration(components[1])
+    second = _time_or_duration(components[2]) if len(components) == 3 else None
     if isinstance(first, datetime):
         return cycles, first, TimerEventDefinition.get_timedelta_from_start(second, first)
     if isinstance(second, datetime):
@@ -868,6 +896,14 @@ class _ClockedTimeDate(TimeDateEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             event_value = my_task.workflow.script_engine.evaluate(my_task, self.expression)
+            try:
+                due = None if not isinstance(event_value, str) or event_value.strip().upper().startswith("P") \
+                    else TimerEventDefinition.parse_time_or_duration(event_value)
+            except (ValueError, AttributeError):  # AttributeError: the library's week-date parse of any "W"
+                due = None
+            if not isinstance(due, datetime):
+                raise WorkflowTaskException(f"the timer's date {event_value!r} is not an ISO 8601 date and time "
+                                            "such as '2026-03-21T09:00:00+03:30'", task=my_task)
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.parse_time_or_duration(event_value) <= _clock_now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -882,7 +918,10 @@ class _ClockedDuration(DurationTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            parsed = TimerEventDefinition.parse_iso_duration(expression)
+            try:
+                parsed = _duration(expression)
+            except ValueError as exc:
+                raise WorkflowTaskException(str(exc), task=my_task) from None
             event_value = (now + TimerEventDefinition.get_timedelta_from_start(parsed, now)).isoformat()
             my_task._set_internal_data(event_value=event_value)
         if TimerEventDefinition.get_datetime(event_value) <= now:
@@ -898,7 +937,10 @@ class _ClockedCycle(CycleTimerEventDefinition):
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
             expression = my_task.workflow.script_engine.evaluate(my_task, self.expression)
-            cycles, start, duration = _parse_cycle(expression, now)
+            try:
+                cycles, start, duration = _parse_cycle(expression, now)
+            except ValueError as exc:
+                raise WorkflowTaskException(str(exc), task=my_task) from None
             event_value = {"cycles": cycles, "next": start.isoformat(), "duration": duration.total_seconds()}
         ready = False
         if event_value["cycles"] != 0:

@@ -428,6 +428,33 @@ def test_a_timer_deadline_fires_by_the_virtual_clock(db, clock):
     assert engine.correlate_message("registry_reply", business_key="CASE-3", start=False) == []
 
 
+def test_a_timer_duration_from_the_data_is_checked_when_it_is_reached(db, clock):
+    engine = make_engine(db, clock)
+    version = deploy(engine, "timer_from_data.bpmn")
+    started = clock.now()
+    state = engine.start(version)
+    state = engine.complete_task(task(state, "t_wait"), user="clerk", data={"wait_for": "PT30M"})
+    assert state.waiting == ("wait",)
+    assert engine.job_outlook()[1] == started + timedelta(minutes=30)
+    # A hundred million years used to hold the action for hours (the library walks the months one by
+    # one); anything that is not an ISO 8601 duration used to fail with the library's bare message or
+    # be read loosely ("-PT5M" waited five minutes).
+    for value, problem in (("P99999999Y", "longer than 100 years"), ("-PT5M", "not an ISO 8601 duration"),
+                           ("soon", "not an ISO 8601 duration"), (5, "not an ISO 8601 duration")):
+        state = engine.start(version)
+        state = engine.complete_task(task(state, "t_wait"), user="clerk", data={"wait_for": value})
+        assert state.status == "failed" and problem in (state.failure or ""), (value, state.failure)
+        assert [i.element_id for i in engine.incidents(state.id)] == ["wait"]
+    dated = deploy(engine, "timer_date_from_data.bpmn")
+    state = engine.start(dated)
+    state = engine.complete_task(task(state, "t_wait"), user="clerk", data={"wait_until": "2030-01-01T09:00:00+03:30"})
+    assert state.waiting == ("wait",)
+    for value in ("P3D", "tomorrow", 20300101, "2030-13-45"):
+        state = engine.start(dated)
+        state = engine.complete_task(task(state, "t_wait"), user="clerk", data={"wait_until": value})
+        assert state.status == "failed" and "is not an ISO 8601 date and time" in (state.failure or ""), value
+
+
 def test_a_message_starts_an_instance(db, clock):
     engine = make_engine(db, clock)
     deploy(engine, "messages.bpmn")
