@@ -93,7 +93,7 @@ import threading
 import warnings
 import weakref
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -200,6 +200,10 @@ MAX_STEPS_PER_ACTION = 200_000
 # Sub-processes nested deeper than this come from a call activity calling its own process: each new
 # level costs the library a walk over all the levels above, so the step budget alone would take hours.
 MAX_SUBPROCESS_DEPTH = 50
+# Instances of one multi-instance activity. The library makes a parallel one's instances all at once,
+# each costing a walk over the others (a cardinality of 100,000 from the case's data held an action
+# for many minutes); a procedure's lists (family members, documents, properties) are far shorter.
+MAX_MULTI_INSTANCES = 1_000
 _ACTIVE = TaskState.WAITING | TaskState.READY | TaskState.STARTED
 
 
@@ -1016,7 +1020,16 @@ class _MultiInstanceFixes(MultiInstanceTask):
       into the activity's data when an instance without an output item
       ended, so a sequential one failed when it made its second instance
       ("Multiinstance input item ... already exists").
+    * More than MAX_MULTI_INSTANCES instances (a collection that long, or a
+      cardinality that high) fail the activity, saying so, before any is made.
     """
+
+    def _refuse_too_many(self, my_task: Task, count: Any) -> None:
+        if isinstance(count, int) and count > MAX_MULTI_INSTANCES:
+            child = my_task.workflow.spec.task_specs.get(self.task_spec)
+            who = named(self.bpmn_name or getattr(child, "bpmn_name", None), _element(my_task))
+            raise WorkflowTaskException(f"the multi-instance activity {who} would run {count:,} times; the engine "
+                                        f"runs at most {MAX_MULTI_INSTANCES:,} instances of one activity", task=my_task)
 
     def _checked_input(self, my_task: Task) -> None:
         value = self.data_input.get(my_task)
@@ -1032,11 +1045,22 @@ class _MultiInstanceFixes(MultiInstanceTask):
     def create_children(self, my_task: Task) -> None:  # parallel: the first use of the input
         if self.data_input is not None:
             self._checked_input(my_task)
+            value = self.data_input.get(my_task)
+            self._refuse_too_many(my_task, len(value) if isinstance(value, Sized) else None)
+        else:
+            self._refuse_too_many(my_task, my_task.workflow.script_engine.evaluate(my_task, self.cardinality))
         super().create_children(my_task)  # type: ignore[misc]
 
     def init_remaining_items(self, my_task: Task) -> Any:  # sequential: the first use of the input
         self._checked_input(my_task)
-        return super().init_remaining_items(my_task)  # type: ignore[misc]
+        remaining = super().init_remaining_items(my_task)  # type: ignore[misc]
+        self._refuse_too_many(my_task, len(remaining))
+        return remaining
+
+    def add_next_child(self, my_task: Task) -> None:  # sequential: each instance, the first after the cardinality
+        if my_task.internal_data.get("current", 0) == 0:
+            self._refuse_too_many(my_task, my_task.internal_data.get("cardinality"))
+        super().add_next_child(my_task)  # type: ignore[misc]
 
     def merge_child(self, workflow: Any, child: Task) -> None:
         super().merge_child(workflow, child)  # a sequential activity makes its next instance in there

@@ -455,6 +455,23 @@ def test_a_timer_duration_from_the_data_is_checked_when_it_is_reached(db, clock)
         assert state.status == "failed" and "is not an ISO 8601 date and time" in (state.failure or ""), value
 
 
+def test_a_multi_instance_activity_runs_at_most_a_thousand_times(db, clock):
+    # A parallel one's instances are made at once, each a walk over the others: a count of 100,000 from
+    # the case's data held the action for many minutes. Refused before any instance is made.
+    engine = make_engine(db, clock)
+    version = deploy(engine, "multi_instance_from_data.bpmn")
+    for process, ask, answers in (("parallel_count", "p_ask", {"n": 100_000}), ("sequential_count", "s_ask", {"n": 1001}),
+                                  ("parallel_items", "i_ask", {"items": list(range(5000))})):
+        state = engine.start(version, process_id=process)
+        state = engine.complete_task(task(state, ask), user="clerk", data=answers)
+        assert state.status == "failed", process
+        assert "would run" in (state.failure or "") and "at most 1,000 instances" in (state.failure or ""), state
+        assert len(engine.incidents(state.id)) == 1
+    state = engine.start(version, process_id="parallel_count")
+    state = engine.complete_task(task(state, "p_ask"), user="clerk", data={"n": 3})
+    assert state.status == "completed" and engine.history(state.id).count("p_each") == 3
+
+
 def test_a_message_starts_an_instance(db, clock):
     engine = make_engine(db, clock)
     deploy(engine, "messages.bpmn")
