@@ -819,9 +819,6 @@ class _ServiceTask(SpiffServiceTask):
         return None
 
 
-# The library adds up a duration's calendar months one by one (each month's length), so a duration of
-# a hundred million years, which form data can set, held an action (and its instance's lock) for hours.
-# The check at deployment refuses such constants (scriptcheck.MAX_TIMER_MONTHS); this refuses the rest.
 # ISO 8601 durations (PnYnMnWnDTnHnMnS, a decimal fraction allowed): the library's parser skips what it
 # does not understand before a "T" ("-PT5M" and "XT5M" both waited five minutes).
 _NUMBER = r"\d+(?:[.,]\d+)?"
@@ -831,7 +828,12 @@ _DURATION = re.compile(rf"P(?=\d|T\d)(?:{_NUMBER}Y)?(?:{_NUMBER}M)?(?:{_NUMBER}W
 
 def _duration(value: Any) -> dict[str, Any]:
     """A timer's ISO 8601 duration parsed as the library does, refused with a clear error when it is not one
-    or is longer than MAX_TIMER_MONTHS."""
+    or is longer than MAX_TIMER_MONTHS.
+
+    The library adds up a duration's calendar months one by one (each month's length), so a duration of
+    a hundred million years, which form data can set, held an action (and its instance's lock) for hours.
+    The check at deployment refuses such constants (``scriptcheck``); this refuses the rest.
+    """
     if not isinstance(value, str) or not _DURATION.fullmatch(value.strip()):
         raise ValueError(f"the timer's duration {value!r} is not an ISO 8601 duration such as 'PT30M' or 'P3D'")
     parsed: dict[str, Any] = TimerEventDefinition.parse_iso_duration(value.strip())
