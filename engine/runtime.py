@@ -262,7 +262,6 @@ def _empty_meta() -> dict[str, Any]:
 
 # --- the engine ------------------------------------------------------------------------------
 
-
 class Engine:
     """Deploy models, start and move instances, and run their jobs (see the module docstring)."""
 
