@@ -68,6 +68,10 @@ def check_model(model: Model, sandbox: Sandbox | None = None) -> list[Diagnostic
     return sorted(unique, key=sort_key)
 
 
+MAX_ID_LENGTH = 200    # process and element ids in instance, job, inbox and inquiry rows
+MAX_EVENT_NAME = 500   # message and signal names in event_subscriptions
+
+
 def check_engine_limits(model: Model) -> list[Diagnostic]:
     """What the model asks of the engine that it does not do (the library would silently ignore it).
 
@@ -75,7 +79,11 @@ def check_engine_limits(model: Model) -> list[Diagnostic]:
       at least one token) or above 1 (a warning: the engine runs an activity
       once per arriving token and sends one token on, as if it were 1);
     * a negative ``loopMaximum`` or a negative constant ``loopCardinality``:
-      no number of repetitions can be negative (BPMN 2.0 §13.3.7).
+      no number of repetitions can be negative (BPMN 2.0 §13.3.7);
+    * an id longer than the engine's columns keep (``MAX_ID_LENGTH``: the
+      ids of processes and of the elements instances stop at are stored with
+      their rows), or a message or signal name longer than ``MAX_EVENT_NAME``:
+      PostgreSQL refused the rows of every instance, SQLite kept them.
     """
     out: list[Diagnostic] = []
     for el in model.source.root.iter():
@@ -83,6 +91,14 @@ def check_engine_limits(model: Model) -> list[Diagnostic]:
             continue
         local = etree.QName(el).localname
         owner = el.getparent()
+        ident = el.get("id") or ""
+        if len(ident) > MAX_ID_LENGTH:
+            out.append(Diagnostic("error", "engine.id_length", f"{local} {ident[:40]}… has an id of {len(ident)} "
+                                  f"characters; the engine keeps at most {MAX_ID_LENGTH}", ident, el.sourceline))
+        name = el.get("name") or ""
+        if local in ("message", "signal") and len(name) > MAX_EVENT_NAME:
+            out.append(Diagnostic("error", "engine.event_name", f"the {local} {ident} has a name of {len(name)} "
+                                  f"characters; the engine keeps at most {MAX_EVENT_NAME}", ident, el.sourceline))
         for attr in ("startQuantity", "completionQuantity"):
             value = (el.get(attr) or "1").strip()
             if value != "1":
@@ -172,5 +188,7 @@ def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Bi
 
 
 def _model_name(model: Model, process_id: str) -> str:
+    """The version's name: its process's (cut to the column's 500 characters, an ellipsis ending it)."""
     process = model.process(process_id)
-    return (process.display_name if process is not None else "") or process_id
+    name = (process.display_name if process is not None else "") or process_id
+    return name if len(name) <= 500 else name[:499] + "…"

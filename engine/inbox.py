@@ -111,9 +111,11 @@ class HumanTasks:
 
         A task with an ``assignee`` from the model starts claimed by that user.
         """
+        # Display text from the model, cut to its column (PostgreSQL refuses longer text; the model keeps it).
         values = {"id": new_id(), "instance_id": instance_id, "task_key": task_key, "element_id": element_id,
-                  "name": name, "lane": lane, "candidate_group": candidate_group, "assignee": assignee,
-                  "form_ref": form_ref, "due_at": require_aware(due_at, "due_at") if due_at else None,
+                  "name": _fit(name, 500), "lane": _fit(lane, 200), "candidate_group": _fit(candidate_group, 200),
+                  "assignee": assignee, "form_ref": _fit(form_ref, 500),
+                  "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
         dialect = dialect_name(self._session)
         if execute(self._session, _INSERTS[dialect], values).one_or_none() is None:  # it was there already
@@ -247,3 +249,8 @@ class HumanTasks:
         if row is None:
             raise NotFound("human task", task_id)
         return row
+
+
+def _fit(text: str | None, size: int) -> str | None:
+    """``text`` cut to ``size`` characters, its last one an ellipsis when cut."""
+    return text if text is None or len(text) <= size else text[:size - 1] + "…"

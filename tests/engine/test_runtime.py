@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from bpmn.load import load_path
+from bpmn.load import load_bytes, load_path
 from engine.clock import VirtualClock
 from engine.connectors import FakeConnector, InquiryRequest, InquiryUnavailable
 from engine.db import Database
@@ -292,6 +292,40 @@ def test_data_task_data_cannot_hold_is_refused_before_anything_changes(db, clock
     assert state.status == "failed" and "'ratio'" in (state.failure or "") and "inf" in (state.failure or "")
     (incident,) = engine.incidents(state.id)
     assert incident.element_id == "t_scale"
+
+
+
+def _model(process_id: str, task: str, extra: str = "", name: str = "") -> bytes:
+    return ('<?xml version="1.0" encoding="UTF-8"?><bpmn:definitions '
+            'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="defs" targetNamespace="tests">'
+            f'{extra}<bpmn:process id="{process_id}" name="{name}" isExecutable="true"><bpmn:startEvent id="start"/>{task}'
+            '<bpmn:endEvent id="end"/><bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="t"/>'
+            '<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="end"/></bpmn:process></bpmn:definitions>').encode()
+
+
+def test_text_longer_than_its_columns_is_refused_or_cut_on_both_databases(db, clock):
+    # PostgreSQL refused such rows with a bare DataError (and only for the rows' actions); SQLite kept them.
+    engine = make_engine(db, clock)
+    version = deploy(engine, "overflow.bpmn")
+    with pytest.raises(InvalidData, match="the business key"):
+        engine.start(version, data={"amount": 1}, business_key="k" * 201)
+    state = engine.start(version, data={"amount": 1}, business_key="k" * 200)
+    with pytest.raises(InvalidData, match="the user"):
+        engine.complete_task(task(state, "t_amount"), user="u" * 201, data={"amount": 1})
+    # A task's name is display text: the inbox row keeps its first 499 characters and an ellipsis.
+    named = engine.deploy(load_bytes(_model("named", f'<bpmn:userTask id="t" name="{"ن" * 700}"/>',
+                                            name="خ" * 600), "named.bpmn"))
+    assert named.version is not None and len(named.version.name) == 500 and named.version.name.endswith("خ…")
+    with pytest.raises(InvalidData, match="the key"):
+        engine.deploy(load_bytes(_model("named", '<bpmn:userTask id="t"/>'), "named.bpmn"), key="k" * 201)
+    (row,) = engine.tasks(engine.start(named.version.id).id)
+    assert len(row.name) == 500 and row.name.endswith("ن…")
+    # Ids and message names the rows cannot keep are refused at deployment, with the element.
+    long_id = engine.deploy(load_bytes(_model("p" * 201, '<bpmn:userTask id="t"/>'), "long_id.bpmn"))
+    assert long_id.rejected and [d.code for d in long_id.errors] == ["engine.id_length"]
+    message = f'<bpmn:message id="m" name="{"m" * 501}"/>'
+    long_event = engine.deploy(load_bytes(_model("ok", '<bpmn:userTask id="t"/>', message), "long_event.bpmn"))
+    assert long_event.rejected and [(d.code, d.element_id) for d in long_event.errors] == [("engine.event_name", "m")]
 
 
 # --- service tasks and inquiries ----------------------------------------------------------------------
