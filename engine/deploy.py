@@ -31,6 +31,7 @@ from bpmn.validate import validate
 from engine.call_bindings import Binding, calls, read_bindings, with_bindings
 from engine.clock import Clock
 from engine.data_associations import data_association_warnings
+from engine.models import fit_column
 from engine.sandbox import Sandbox
 from engine.scriptcheck import check_model_scripts
 from engine.spiff import build_specs, check_executable
@@ -190,5 +191,4 @@ def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Bi
 def _model_name(model: Model, process_id: str) -> str:
     """The version's name: its process's (cut to the column's 500 characters, an ellipsis ending it)."""
     process = model.process(process_id)
-    name = (process.display_name if process is not None else "") or process_id
-    return name if len(name) <= 500 else name[:499] + "…"
+    return fit_column((process.display_name if process is not None else "") or process_id, 500) or process_id

@@ -34,7 +34,7 @@ from engine.audit import AuditLog
 from engine.clock import Clock, require_aware
 from engine.errors import AlreadyClaimed, AlreadyCompleted, ConcurrencyError, InvalidState, NotFound
 from engine.fastsql import dialect_name, execute
-from engine.models import HumanTask, new_id
+from engine.models import HumanTask, fit_column, new_id
 
 ACTIVE = ("open", "claimed")
 
@@ -113,8 +113,9 @@ class HumanTasks:
         """
         # Display text from the model, cut to its column (PostgreSQL refuses longer text; the model keeps it).
         values = {"id": new_id(), "instance_id": instance_id, "task_key": task_key, "element_id": element_id,
-                  "name": _fit(name, 500), "lane": _fit(lane, 200), "candidate_group": _fit(candidate_group, 200),
-                  "assignee": assignee, "form_ref": _fit(form_ref, 500),
+                  "name": fit_column(name, 500), "lane": fit_column(lane, 200),
+                  "candidate_group": fit_column(candidate_group, 200), "assignee": assignee,
+                  "form_ref": fit_column(form_ref, 500),
                   "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
         dialect = dialect_name(self._session)
@@ -249,8 +250,3 @@ class HumanTasks:
         if row is None:
             raise NotFound("human task", task_id)
         return row
-
-
-def _fit(text: str | None, size: int) -> str | None:
-    """``text`` cut to ``size`` characters, its last one an ellipsis when cut."""
-    return text if text is None or len(text) <= size else text[:size - 1] + "…"

@@ -92,6 +92,12 @@ def new_id() -> str:
     return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand))
 
 
+
+def fit_column(text: str | None, size: int) -> str | None:
+    """``text`` cut to a column of ``size`` characters, its last one an ellipsis when cut (display text only)."""
+    return text if text is None or len(text) <= size else text[:size - 1] + "…"
+
+
 def new_token() -> str:
     """A fresh random value that must not be guessable (UUID4: 122 random bits), e.g. a lease token."""
     return str(uuid.uuid4())
