@@ -28,6 +28,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bpmn.errors import LoadError, PanjerehError
 from bpmn.load import load_path
 from engine.clock import Clock, SystemClock, VirtualClock
@@ -102,6 +104,8 @@ def _cmd_run(args: argparse.Namespace, out: Any) -> int:
             raise _Usage(f"--answers: {problem}")
         if args.threads < 1:
             raise _Usage("--threads must be at least 1")
+        if not args.timeout > 0:
+            raise _Usage("--timeout must be a positive number of seconds")
     except (_Usage, OSError) as exc:
         print(f"panjereh run: {exc}", file=sys.stderr)
         return 2
@@ -138,7 +142,8 @@ def _cmd_run(args: argparse.Namespace, out: Any) -> int:
             result = run_model(engine, sources[0], RunOptions(
                 process_id=args.process, data=data, answers=answers, threads=args.threads, timeout=args.timeout),
                 called=called)
-        except (PanjerehError, EndpointConfigError) as exc:
+        except (PanjerehError, EndpointConfigError, SQLAlchemyError) as exc:
+            # SQLAlchemyError: a --database URL that names no driver, or a server that cannot be reached.
             print(f"panjereh run: {exc}", file=sys.stderr)
             return 1
         finally:

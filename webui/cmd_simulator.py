@@ -32,12 +32,19 @@ def _non_negative(text: str) -> int:
     return value
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("must be between 0 and 65535")
+    return value
+
+
 def register(subparsers: Any) -> None:
     """Add the ``simulator`` subcommand to the ``panjereh`` parser."""
     p = subparsers.add_parser("simulator", help="run the agency registry simulator (synthetic population over HTTP)",
                               description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    p.add_argument("--port", type=_non_negative, default=0, help="port (default 0: any free port, printed)")
+    p.add_argument("--port", type=_port, default=0, help="port (default 0: any free port, printed)")
     p.add_argument("--latency-ms", type=_non_negative, default=0, help="delay before each answer")
     p.add_argument("--jitter-ms", type=_non_negative, default=0, help="extra random delay, up to this much")
     p.add_argument("--failure-rate", type=_rate, default=0.0, help="fraction of requests that fail (0..1)")

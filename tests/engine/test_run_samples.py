@@ -199,6 +199,9 @@ def test_panjereh_run_text_and_usage_errors(tmp_path: Path) -> None:
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--data", '{"rounds": NaN}')[0] == 2
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": {"pages": -Infinity}}')[0] == 2
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": 5}')[0] == 2
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--timeout", "-1")[0] == 2
+    # A URL naming no driver used to end in SQLAlchemy's traceback.
+    assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--no-simulator", "--database", "bogus://x")[0] == 1
     assert run_cli(str(DATA / "resubmit_loop.bpmn"), "--answers", '{"t_submit": [{"pages": 1}, "more"]}')[0] == 2
 
 

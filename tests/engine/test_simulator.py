@@ -393,8 +393,9 @@ def test_panjereh_simulator_command():
         stop.set()
         runner.join(10)
     assert codes == [0]
-    with pytest.raises(SystemExit):
-        parser.parse_args(["simulator", "--failure-rate", "1.5"])
+    for bad in (["--failure-rate", "1.5"], ["--port", "99999"]):  # the port used to end in an OverflowError
+        with pytest.raises(SystemExit):
+            parser.parse_args(["simulator", *bad])
 
 
 def test_control_document_round_trips(sim: SimulatorHandle):
