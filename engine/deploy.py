@@ -31,7 +31,7 @@ from bpmn.validate import validate
 from engine.call_bindings import Binding, calls, read_bindings, with_bindings
 from engine.clock import Clock
 from engine.data_associations import data_association_warnings
-from engine.models import fit_column
+from engine.models import EventSubscription, HumanTask, ProcessVersion, column_length, fit_column
 from engine.sandbox import Sandbox
 from engine.scriptcheck import check_model_scripts
 from engine.spiff import build_specs, check_executable
@@ -69,8 +69,8 @@ def check_model(model: Model, sandbox: Sandbox | None = None) -> list[Diagnostic
     return sorted(unique, key=sort_key)
 
 
-MAX_ID_LENGTH = 200    # process and element ids in instance, job, inbox and inquiry rows
-MAX_EVENT_NAME = 500   # message and signal names in event_subscriptions
+MAX_ID_LENGTH = column_length(HumanTask.element_id)  # as the instance, job, inbox and inquiry rows keep ids
+MAX_EVENT_NAME = column_length(EventSubscription.name)  # message and signal names
 
 
 def check_engine_limits(model: Model) -> list[Diagnostic]:
@@ -189,6 +189,7 @@ def _calls_elsewhere(model: Model, versions: Versions, bindings: Mapping[str, Bi
 
 
 def _model_name(model: Model, process_id: str) -> str:
-    """The version's name: its process's (cut to the column's 500 characters, an ellipsis ending it)."""
+    """The version's name: its process's (cut to its column, an ellipsis ending it)."""
     process = model.process(process_id)
-    return fit_column((process.display_name if process is not None else "") or process_id, 500) or process_id
+    return fit_column((process.display_name if process is not None else "") or process_id, ProcessVersion.name) \
+        or process_id

@@ -113,9 +113,9 @@ class HumanTasks:
         """
         # Display text from the model, cut to its column (PostgreSQL refuses longer text; the model keeps it).
         values = {"id": new_id(), "instance_id": instance_id, "task_key": task_key, "element_id": element_id,
-                  "name": fit_column(name, 500), "lane": fit_column(lane, 200),
-                  "candidate_group": fit_column(candidate_group, 200), "assignee": assignee,
-                  "form_ref": fit_column(form_ref, 500),
+                  "name": fit_column(name, HumanTask.name), "lane": fit_column(lane, HumanTask.lane),
+                  "candidate_group": fit_column(candidate_group, HumanTask.candidate_group), "assignee": assignee,
+                  "form_ref": fit_column(form_ref, HumanTask.form_ref),
                   "due_at": require_aware(due_at, "due_at") if due_at else None,
                   "status": "claimed" if assignee else "open", "created_at": self._clock.now(), "version": 1}
         dialect = dialect_name(self._session)

@@ -93,8 +93,14 @@ def new_id() -> str:
 
 
 
-def fit_column(text: str | None, size: int) -> str | None:
-    """``text`` cut to a column of ``size`` characters, its last one an ellipsis when cut (display text only)."""
+def column_length(column: Any) -> int:
+    """How many characters a ``String(n)`` column keeps (``Model.attribute``): n."""
+    return int(column.type.length)
+
+
+def fit_column(text: str | None, column: Any) -> str | None:
+    """``text`` cut to what ``column`` keeps, its last character an ellipsis when cut (display text only)."""
+    size = column_length(column)
     return text if text is None or len(text) <= size else text[:size - 1] + "…"
 
 

@@ -69,7 +69,16 @@ from engine.inbox import HumanTasks, TaskView
 from engine.incidents import Incidents, IncidentView
 from engine.instances import ClaimedHead, InstanceHead, Instances
 from engine.jobs import DEFAULT_MAX_ATTEMPTS, JobQueue, Lease, RetryPolicy
-from engine.models import Incident, InquiryRecordRow, Job
+from engine.models import (
+    AuditEvent,
+    HumanTask,
+    Incident,
+    InquiryRecordRow,
+    Instance,
+    Job,
+    ProcessVersion,
+    column_length,
+)
 from engine.sandbox import Sandbox, ScriptError
 from engine.sandbox_limits import measure
 from engine.services import (
@@ -262,11 +271,9 @@ def _empty_meta() -> dict[str, Any]:
 
 # --- the engine ------------------------------------------------------------------------------
 
-MAX_NAME = 200  # users, actors and business keys, as their columns keep them
-
-
-def _check_text(what: str, value: str | None, limit: int = MAX_NAME) -> None:
-    """Refuse a user, actor, business key... longer than its columns (PostgreSQL failed the action's rows)."""
+def _check_text(what: str, value: str | None, column: Any) -> None:
+    """Refuse a user, actor, business key... longer than ``column`` keeps (PostgreSQL failed the action's rows)."""
+    limit = column_length(column)
     if value is not None and len(value) > limit:
         raise InvalidData(what, value[:40] + "…", f"it is {len(value):,} characters long; at most {limit}")
 
@@ -295,9 +302,9 @@ class Engine:
     def deploy(self, source: Source, *, key: str | None = None, name: str | None = None,
                form_files: Mapping[str, Any] | None = None, deployed_by: str | None = None) -> Deployment:
         """Check and deploy a model (see ``engine.deploy``); rejected models store nothing."""
-        _check_text("the key", key)
-        _check_text("the name", name, 500)
-        _check_text("the deployer", deployed_by)
+        _check_text("the key", key, ProcessVersion.key)
+        _check_text("the name", name, ProcessVersion.name)
+        _check_text("the deployer", deployed_by, ProcessVersion.deployed_by)
         with self.db.session_scope() as session:
             return deploy_model(session, self.clock, source, key=key, name=name, form_files=form_files,
                                 deployed_by=deployed_by, sandbox=self.sandbox)
@@ -308,8 +315,8 @@ class Engine:
               business_key: str | None = None, subject: str | None = None, actor: str = "system") -> InstanceState:
         """Start an instance of a deployed version and run it until it waits."""
         self._check_input("the start data", data, fields=True)
-        _check_text("the business key", business_key)
-        _check_text("the actor", actor)
+        _check_text("the business key", business_key, Instance.business_key)
+        _check_text("the actor", actor, AuditEvent.actor)
         return self._repeat(lambda: self._start(version_id, process_id, data or {}, business_key, subject, actor))
 
     def _start(self, version_id: str, process_id: str | None, data: Mapping[str, Any], business_key: str | None,
@@ -417,7 +424,7 @@ class Engine:
         are refused with :class:`~engine.errors.InvalidData` before anything changes.
         """
         self._check_input("the answers", data, fields=True)
-        _check_text("the user", user)
+        _check_text("the user", user, HumanTask.completed_by)
 
         def work() -> InstanceState:
             with self.db.session_scope() as session:
@@ -447,7 +454,7 @@ class Engine:
         per instance.
         """
         self._check_input("the message's payload", payload)
-        _check_text("the business key", business_key)
+        _check_text("the business key", business_key, Instance.business_key)
         return self._deliver_all("message", name, payload, business_key, instance_id, start)
 
     def broadcast_signal(self, name: str, *, business_key: str | None = None, payload: Any = None,
@@ -458,18 +465,18 @@ class Engine:
         is given to the instances it starts).
         """
         self._check_input("the signal's payload", payload)
-        _check_text("the business key", business_key)
+        _check_text("the business key", business_key, Instance.business_key)
         return self._deliver_all("signal", name, payload, business_key, None, start)
 
     def retry_incident(self, incident_id: str, *, actor: str, note: str | None = None) -> IncidentView:
         """Queue the incident's job again (fresh attempts) and close the incident."""
-        _check_text("the actor", actor)
+        _check_text("the actor", actor, AuditEvent.actor)
         with self.db.session_scope() as session:
             return Incidents(session, self.clock).retry(incident_id, actor=actor, note=note)
 
     def resolve_incident(self, incident_id: str, *, actor: str, note: str) -> IncidentView:
         """Close an incident without running its job again."""
-        _check_text("the actor", actor)
+        _check_text("the actor", actor, AuditEvent.actor)
         with self.db.session_scope() as session:
             return Incidents(session, self.clock).resolve(incident_id, actor=actor, note=note)
 
