@@ -39,7 +39,6 @@ longer than the timeout, a PostgreSQL serialization failure or deadlock.
 from __future__ import annotations
 
 import os
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -55,7 +54,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.checkpoint import WalCheckpointer
 from engine.errors import ConcurrencyError, SchemaOutdated
 from engine.jsontext import column_json
-from engine.transaction import IdleConnections, Transaction
+from engine.transaction import IdleConnections, Transaction, begin_on
 
 DEFAULT_INSTANCE_DIR = "instance"
 SQLITE_FILE_NAME = "panjereh.sqlite3"
@@ -122,18 +121,21 @@ def create_engine_for(url: str, *, echo: bool = False, busy_timeout_ms: int = SQ
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        statement = "BEGIN" if conn.get_execution_options().get(_READONLY, False) else "BEGIN IMMEDIATE"
-        # Straight on the sqlite3 connection: every action begins this way, and a statement through
-        # SQLAlchemy costs several times what SQLite needs. Errors become SQLAlchemy's as usual
-        # ("database is locked" -> OperationalError -> a retryable ConcurrencyError).
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        try:
-            raw.execute(statement)
-        except sqlite3.Error as error:
-            raise DBAPIError.instance(statement, None, error, sqlite3.Error, dialect=conn.dialect) from error
+        if raw.in_transaction:  # begun on the DBAPI connection (engine.transaction): SQLAlchemy joins it
+            return
+        # Straight on the sqlite3 connection: a statement through SQLAlchemy costs several times what
+        # SQLite needs. Errors become SQLAlchemy's ("database is locked" -> OperationalError -> a
+        # retryable ConcurrencyError).
+        begin_on(raw, _begin_statement(conn.get_execution_options()), conn.dialect)
 
     return engine
+
+
+def _begin_statement(options: Mapping[str, Any]) -> str:
+    """How a SQLite transaction begins: ``BEGIN IMMEDIATE`` (the write lock at once) unless read-only."""
+    return "BEGIN" if options.get(_READONLY, False) else "BEGIN IMMEDIATE"
 
 
 _AFTER_COMMIT = "panjereh.after_commit"
@@ -217,9 +219,11 @@ class Database:
         """
         bind = self._readonly_engine if readonly else self.engine
         idle = self._idle[readonly] if self._idle is not None else None
+        # SQLite: begun on the DBAPI connection, as the engine's "begin" listener would (see engine.transaction).
+        begin = _begin_statement({_READONLY: readonly}) if self.dialect == "sqlite" else None
 
         def make() -> Session:
-            return cast(Session, Transaction(bind, _run_after_commit, _drop_after_commit, idle))
+            return cast(Session, Transaction(bind, _run_after_commit, _drop_after_commit, idle, begin=begin))
 
         with session_scope(make) as session:
             yield session

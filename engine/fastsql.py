@@ -184,7 +184,7 @@ def execute(session: Session, statement: Any, params: Mapping[str, Any] | Sequen
     if many and not params:
         return FastResult(0, [])
     first: Mapping[str, Any] = params[0] if many else (params or {})  # type: ignore[index,assignment]
-    conn, raw = _connection(session)
+    conn, raw, watched = _connection(session)
     dialect = conn.dialect
     keys = tuple(first)
     plan = _plan(statement, dialect, keys, many)
@@ -196,7 +196,7 @@ def execute(session: Session, statement: Any, params: Mapping[str, Any] | Sequen
         bound: Any = [plan.parameters(p) for p in params]  # type: ignore[union-attr]
     else:
         bound = plan.parameters(first)
-    return _run(conn, raw, dialect, plan, bound, many)
+    return _run(conn, raw, dialect, plan, bound, many, watched)
 
 
 def dialect_name(session: Session) -> str:
@@ -214,40 +214,41 @@ def runs_fast(session: Session, statement: Any, params: Mapping[str, Any] | None
 _CONNECTION = "panjereh.fastsql.connection"
 
 
-def _connection(session: Session) -> tuple[Connection, Any]:
-    """The session's connection in its current transaction, and its DBAPI connection.
+def _connection(session: Session) -> tuple[Connection, Any, bool]:
+    """The session's connection in its current transaction, its DBAPI connection, and whether it has listeners.
 
-    An ``engine.transaction.Transaction`` keeps the pair for its whole life
+    An ``engine.transaction.Transaction`` keeps these for its whole life
     (its connection is never swapped). For a plain ORM session,
     ``session.connection()`` costs ~20 µs a call; the pair is kept in the
     session until its transaction ends.
     """
-    pair = getattr(session, "fast_pair", None)
-    if pair is not None:
-        return pair()  # type: ignore[no-any-return]
+    fast = getattr(session, "fast_pair", None)
+    if fast is not None:
+        return fast()  # type: ignore[no-any-return]
     found = session.info.get(_CONNECTION)
-    if found is not None and not found[0].closed and not found[0].invalidated and found[0].in_transaction():
-        return found  # type: ignore[no-any-return]
-    conn = session.connection()
-    raw = conn.connection.dbapi_connection
-    assert raw is not None
-    session.info[_CONNECTION] = (conn, raw)
-    return conn, raw
+    if found is None or found[0].closed or found[0].invalidated or not found[0].in_transaction():
+        conn = session.connection()
+        raw = conn.connection.dbapi_connection
+        assert raw is not None
+        found = session.info[_CONNECTION] = (conn, raw)
+    conn, raw = found
+    dispatch = conn.dispatch
+    return conn, raw, bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
 
 
-def _run(conn: Connection, raw: Any, dialect: Dialect, plan: _Plan, bound: Any, many: bool) -> FastResult:
+def _run(conn: Connection, raw: Any, dialect: Dialect, plan: _Plan, bound: Any, many: bool,
+         watched: bool) -> FastResult:
     cursor = raw.cursor()
     sql = plan.sql
-    dispatch = conn.dispatch
     try:
-        if dispatch.before_cursor_execute:
-            dispatch.before_cursor_execute(conn, cursor, sql, bound, None, many)
+        if watched:
+            conn.dispatch.before_cursor_execute(conn, cursor, sql, bound, None, many)
         if many:
             cursor.executemany(sql, bound)
         else:
             cursor.execute(sql, bound)
-        if dispatch.after_cursor_execute:
-            dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
+        if watched:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, bound, None, many)
         rows = plan.rows(cursor.fetchall()) if plan.row is not None else []
         return FastResult(cursor.rowcount, rows)  # after the fetch: SQLite counts RETURNING rows as they come
     except dialect.loaded_dbapi.Error as error:

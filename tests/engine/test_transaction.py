@@ -51,6 +51,26 @@ def test_orm_and_core_share_one_transaction_and_roll_back_together(db, clock):
         assert session.get(Instance, instance_id).status == "waiting"
 
 
+def test_the_orm_joins_a_transaction_core_statements_began(db, clock, instance_id):
+    # On SQLite the transaction is begun on the DBAPI connection (no SQLAlchemy transaction object);
+    # an ORM session used afterwards must join it, not begin a second one, and go or stay with it.
+    with pytest.raises(RuntimeError), db.session_scope() as session:
+        execute(session, Instance.__table__.update().where(Instance.id == instance_id).values(status="waiting"))
+        other = add_instance(session, clock.now())  # the ORM, after the Core statement
+        assert session.get(Instance, instance_id).status == "waiting"
+        raise RuntimeError("the action failed")
+    assert _count(db, Instance) == 1
+    with db.session_scope(readonly=True) as session:
+        assert session.get(Instance, instance_id).status == "running"
+
+    with db.session_scope() as session:
+        execute(session, Instance.__table__.update().where(Instance.id == instance_id).values(status="waiting"))
+        other = add_instance(session, clock.now())
+    with db.session_scope(readonly=True) as session:
+        assert session.get(Instance, instance_id).status == "waiting"
+        assert session.get(Instance, other) is not None
+
+
 def test_every_scope_gives_its_connection_back(db, clock, instance_id):
     for _ in range(20):
         with db.session_scope() as session:
@@ -89,7 +109,7 @@ def test_a_kept_connection_never_carries_an_unfinished_transaction_into_the_next
     with db.session_scope() as session:
         assert Instances(session, clock).lock(instance_id).status == "running"
         # and the next transaction began afresh (BEGIN IMMEDIATE would fail inside an open one)
-        assert session.connection().in_transaction()
+        assert session.connection().connection.dbapi_connection.in_transaction
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
