@@ -1170,10 +1170,11 @@ def _task_dict(task: Task) -> tuple[dict[str, Any], bool]:
     """A task as :class:`_TaskConverter` stores it, and whether it is plain JSON (see :func:`_checked_copy`)."""
     internal, plain_internal = _checked_copy(task.internal_data)
     data, plain_data = _checked_copy(task.data)
+    parent = task.parent  # None also when the parent was pruned: the task is the new root
     return {
         "id": _tid(task),
-        "parent": str(task._parent) if task.parent is not None else None,
-        "children": [str(child) for child in task._children],
+        "parent": _tid(parent) if parent is not None else None,
+        "children": [_uuid_text(child) for child in task._children],
         "last_state_change": task.last_state_change,  # time.time(): finite
         "state": task.state,
         "task_spec": task.task_spec.name,
@@ -2016,14 +2017,14 @@ class LiveInstance:
         subprocesses = {}
         for task_id, sp in wf.subprocesses.items():
             subprocesses[str(task_id)] = {
-                "spec": sp.spec.name, "root": str(sp.task_tree.id),
-                "last_task": str(sp.last_task.id) if sp.last_task is not None else None,
+                "spec": sp.spec.name, "root": _uuid_text(sp.task_tree.id),
+                "last_task": _uuid_text(sp.last_task.id) if sp.last_task is not None else None,
                 "success": sp.success, "completed": sp.completed, "correlations": sp.correlations,
                 "data": _data_dict(sp.data), **_conditions_seen(sp),
             }
         return {
-            "format": STATE_FORMAT, "root": str(wf.task_tree.id),
-            "last_task": str(wf.last_task.id) if wf.last_task is not None else None,
+            "format": STATE_FORMAT, "root": _uuid_text(wf.task_tree.id),
+            "last_task": _uuid_text(wf.last_task.id) if wf.last_task is not None else None,
             "success": wf.success, "completed": wf.completed, "correlations": wf.correlations,
             "bpmn_events": _REGISTRY.convert(wf.bpmn_events), "subprocesses": subprocesses, **_conditions_seen(wf),
         }
@@ -2374,6 +2375,26 @@ def _tid(task: Task) -> str:
     except AttributeError:
         text = task._pj_id = str(task.id)  # type: ignore[attr-defined]
         return text
+
+
+_UUID_TEXTS: dict[int, str] = {}
+MAX_UUID_TEXTS = 16_384
+
+
+def _uuid_text(value: UUID) -> str:
+    """``str(value)``, remembered: every action spells the ids of its tasks' parents and children.
+
+    ``UUID.__str__`` formats in Python (~1 µs); the ids of one instance's live
+    tasks repeat from action to action. A bounded map by the id's number,
+    emptied when full (an entry costs ~150 bytes).
+    """
+    number = value.int
+    text = _UUID_TEXTS.get(number)
+    if text is None:
+        if len(_UUID_TEXTS) >= MAX_UUID_TEXTS:
+            _UUID_TEXTS.clear()
+        text = _UUID_TEXTS[number] = str(value)
+    return text
 
 
 def _signature(task: Task, wf_id: str | None) -> tuple[Any, ...]:
