@@ -80,8 +80,8 @@ def test_every_scope_gives_its_connection_back(db, clock, instance_id):
             raise ValueError("boom")
         with db.session_scope(readonly=True) as session:
             Instances(session, clock).get(instance_id)
-    # Back in the pool, or (SQLite) kept for the next transaction: one writing, one read-only here.
-    assert db.engine.pool.checkedout() == db.idle_connections() == (2 if db.dialect == "sqlite" else 0)
+    # Back in the pool, or (SQLite) kept for the next transaction: one for both kinds here, one after the other.
+    assert db.engine.pool.checkedout() == db.idle_connections() == (1 if db.dialect == "sqlite" else 0)
     db.dispose()
     assert db.engine.pool.checkedout() == db.idle_connections() == 0
 
@@ -113,15 +113,32 @@ def test_a_kept_connection_never_carries_an_unfinished_transaction_into_the_next
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_read_after_a_write_reuses_the_writers_connection_and_takes_no_write_lock(db, clock, instance_id):
+    with db.session_scope() as session:
+        Instances(session, clock).lock(instance_id)
+        writer = _dbapi_connection(session)
+    with db.session_scope(readonly=True) as session:
+        assert Instances(session, clock).get(instance_id).id == instance_id
+        assert _dbapi_connection(session) is writer  # its page cache is still valid
+        # A deferred BEGIN: another connection can still take the write lock meanwhile.
+        with db.session_scope() as other:
+            Instances(other, clock).lock(instance_id)
+    with db.session_scope() as session:
+        Instances(session, clock).lock(instance_id)  # and a write after the read begins IMMEDIATE again
+        assert _dbapi_connection(session).in_transaction
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_kept_connections_are_bounded_and_the_rest_go_back_to_the_pool(db, clock, instance_id):
     from engine.db import IDLE_CONNECTIONS
 
-    kept_before = db.idle_connections()  # the writing connection that made the instance
+    assert db.idle_connections() == 1  # the connection that made the instance
     scopes = [db.session_scope(readonly=True) for _ in range(IDLE_CONNECTIONS + 3)]  # deferred: no write lock
     for scope in scopes:
         Instances(scope.__enter__(), clock).get(instance_id)  # all open at once: each has its own connection
-    assert db.engine.pool.checkedout() == kept_before + IDLE_CONNECTIONS + 3
+    assert db.idle_connections() == 0  # the first took the kept one
+    assert db.engine.pool.checkedout() == IDLE_CONNECTIONS + 3
     for scope in reversed(scopes):
         scope.__exit__(None, None, None)
-    assert db.idle_connections() == kept_before + IDLE_CONNECTIONS
-    assert db.engine.pool.checkedout() == kept_before + IDLE_CONNECTIONS  # the others went back to the pool
+    assert db.idle_connections() == IDLE_CONNECTIONS
+    assert db.engine.pool.checkedout() == IDLE_CONNECTIONS  # the others went back to the pool
