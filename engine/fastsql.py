@@ -222,7 +222,7 @@ def _connection(session: Session) -> tuple[Connection, Any, bool]:
     ``session.connection()`` costs ~20 µs a call; the pair is kept in the
     session until its transaction ends.
     """
-    fast = getattr(session, "fast_pair", None)
+    fast = getattr(session, "fast_handles", None)
     if fast is not None:
         return fast()  # type: ignore[no-any-return]
     found = session.info.get(_CONNECTION)

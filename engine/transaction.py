@@ -75,7 +75,7 @@ class Transaction:
         self._after_commit = after_commit
         self._after_rollback = after_rollback
         self._conn: Connection | None = None
-        self._pair: tuple[Connection, Any, bool] | None = None
+        self._handles: tuple[Connection, Any, bool] | None = None
         self._orm: Session | None = None
 
     def get_bind(self, *args: Any, **kwargs: Any) -> Engine:
@@ -97,20 +97,21 @@ class Transaction:
             self._conn = conn
         return self._conn
 
-    def fast_pair(self) -> tuple[Connection, Any, bool]:
+    def fast_handles(self) -> tuple[Connection, Any, bool]:
         """For ``engine.fastsql``: the connection, its DBAPI connection, whether statement listeners are set.
 
         Kept for the transaction: the connection never changes here, and
-        asking SQLAlchemy about listeners costs ~1.5 µs a statement (one
-        registered in the middle of a transaction sees the next one).
+        asking SQLAlchemy about listeners costs ~1.5 µs a statement (a
+        listener registered during a transaction sees the statements of the
+        next one).
         """
-        pair = self._pair
-        if pair is None:
+        handles = self._handles
+        if handles is None:
             conn = self.connection()
             dispatch = conn.dispatch
             watched = bool(dispatch.before_cursor_execute or dispatch.after_cursor_execute)
-            pair = self._pair = (conn, conn.connection.dbapi_connection, watched)
-        return pair
+            handles = self._handles = (conn, conn.connection.dbapi_connection, watched)
+        return handles
 
     @property
     def orm(self) -> Session:
@@ -153,7 +154,7 @@ class Transaction:
     def close(self) -> None:
         """Give the connection back to the pool (rolling back what was not committed)."""
         orm, conn = self._orm, self._conn
-        self._orm = self._conn = self._pair = None
+        self._orm = self._conn = self._handles = None
         try:
             if orm is not None:
                 orm.close()
