@@ -92,7 +92,6 @@ def new_id() -> str:
     return str(uuid.UUID(int=millis << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | rand))
 
 
-
 _LENGTHS: dict[tuple[Any, str], int] = {}
 
 

@@ -23,7 +23,7 @@ from math import isfinite
 from typing import Any
 
 from engine.sandbox_builtins import TYPE_NAMES
-from engine.sandbox_limits import Budget, Limits, ScriptError, check_key, measure
+from engine.sandbox_limits import NOT_A_JSON_NUMBER, Budget, Limits, ScriptError, check_key, measure
 from engine.sandbox_methods import METHODS
 from engine.sandbox_ops import (
     BINARY,
@@ -116,7 +116,7 @@ class Interpreter(Budget):
         budget = self.limits.max_data_size
         for name, value in context.items():
             if type(value) is float and not isfinite(value):
-                raise ScriptError("runtime", f"the variable '{name}' is {value!r}, a number JSON cannot hold, "
+                raise ScriptError("runtime", f"the variable '{name}' is {value!r}, {NOT_A_JSON_NUMBER}, "
                                              "so task data cannot store it")
             if type(value) in _NOT_STORABLE or type(value) in CONTAINERS:
                 try:
@@ -125,7 +125,7 @@ class Interpreter(Budget):
                     budget -= measure(value, self.limits, _NOT_STORABLE)
                 except ScriptError as exc:
                     hint = (", which task data cannot store: convert it with list(...) or delete it with del"
-                            if exc.kind == "runtime" and "JSON cannot hold" not in exc.message
+                            if exc.kind == "runtime" and NOT_A_JSON_NUMBER not in exc.message
                             else ", so task data cannot store it" if exc.kind == "runtime" else "")
                     raise ScriptError(exc.kind, f"the variable '{name}': {exc.message}{hint}") from None
                 if budget < 0:

@@ -199,6 +199,9 @@ def _children(v: Any) -> Iterator[Any]:
     return chain.from_iterable(v.items()) if type(v) is dict else iter(v)
 
 
+NOT_A_JSON_NUMBER = "a number JSON cannot hold"  # how NaN and the infinities are refused (the sandbox says it too)
+
+
 def measure(value: Any, limits: Limits, refuse: Mapping[type, str] | None = None) -> int:
     """About how many characters ``value`` would print as, counting shared
     parts each time they appear (as printing, comparing or JSON would).
@@ -235,7 +238,7 @@ def measure(value: Any, limits: Limits, refuse: Mapping[type, str] | None = None
             raise ScriptError("runtime", f"it holds {refuse[type(child)]}")
         if type(child) not in _CONTAINERS:
             if refuse and type(child) is float and not isfinite(child):
-                raise ScriptError("runtime", f"it holds {child!r}, a number JSON cannot hold")
+                raise ScriptError("runtime", f"it holds {child!r}, {NOT_A_JSON_NUMBER}")
             frame[2] += _scalar_size(child)
             continue
         cid = id(child)

@@ -129,7 +129,6 @@ class ServiceDispatch:
         services. ``PANJEREH_SUBJECT_KEY`` keys the subject hashes;
         ``PANJEREH_MOCKS`` (a JSON object operator → result) adds mocks.
         """
-
         env = os.environ if environ is None else environ
         endpoints = EndpointConfig.from_env(env)
         connector = HttpJsonConnector(endpoints, clock=clock.now) if endpoints is not None else None
