@@ -76,6 +76,15 @@ def _located(exc: BaseException, node: ast.AST) -> ScriptError:
     return err
 
 
+def _storable_hint(exc: ScriptError) -> str:
+    """What to add to a refusal of a value left in task data: how to fix a type, why a number."""
+    if exc.kind != "runtime":
+        return ""  # a limit: its message says it all
+    if NOT_A_JSON_NUMBER in exc.message:
+        return ", so task data cannot store it"
+    return ", which task data cannot store: convert it with list(...) or delete it with del"
+
+
 class Interpreter(Budget):
     """One run of a checked expression or script against task data."""
 
@@ -124,10 +133,8 @@ class Interpreter(Budget):
                         raise ScriptError("runtime", f"it is {_NOT_STORABLE[type(value)]}")
                     budget -= measure(value, self.limits, _NOT_STORABLE)
                 except ScriptError as exc:
-                    hint = (", which task data cannot store: convert it with list(...) or delete it with del"
-                            if exc.kind == "runtime" and NOT_A_JSON_NUMBER not in exc.message
-                            else ", so task data cannot store it" if exc.kind == "runtime" else "")
-                    raise ScriptError(exc.kind, f"the variable '{name}': {exc.message}{hint}") from None
+                    raise ScriptError(exc.kind, f"the variable '{name}': {exc.message}{_storable_hint(exc)}") \
+                        from None
                 if budget < 0:
                     raise ScriptError("limit", f"the task data would be larger than "
                                                f"{self.limits.max_data_size:,} characters")
