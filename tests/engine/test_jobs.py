@@ -269,15 +269,23 @@ def test_threads_never_lease_a_job_twice(db, clock):
     taken: list[list[str]] = [[] for _ in range(8)]
     errors: list[BaseException] = []
     barrier = threading.Barrier(8)
+    # Every thread leases once before any leases again: SQLite's lock is not fair (a waiting
+    # connection sleeps in its busy handler while the holder begins again), so without this one
+    # thread could now and then take every job, and the test would not show them shared.
+    first_round = threading.Barrier(8, timeout=60)
 
     def work(index: int) -> None:
         barrier.wait()
         try:
+            rounds = 0
             while True:
                 try:
                     leases = _acquire(db, clock, f"w{index}", limit=3)
                 except ConcurrencyError:
                     continue  # SQLite busy past the timeout: just try again
+                rounds += 1
+                if rounds == 1:
+                    first_round.wait()
                 if not leases:
                     return
                 taken[index].extend(lease.job_id for lease in leases)
@@ -287,6 +295,7 @@ def test_threads_never_lease_a_job_twice(db, clock):
                         queue.complete(lease)
         except BaseException as exc:  # collected: a thread's failure must fail the test
             errors.append(exc)
+            first_round.abort()  # the others must not wait for it
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
     for t in threads:
