@@ -5,7 +5,8 @@ and returns their :class:`~bpmn.diagnostics.Diagnostic` values, errors first:
 
 * schema validity against the OMG BPMN 2.0 XSDs (:mod:`bpmn.xsd`);
 * references that name nothing, duplicate and missing ids
-  (:mod:`bpmn.references`);
+  (:mod:`bpmn.references`), data associations (:mod:`bpmn.data_rules`) and
+  the triggers events may have where they stand (:mod:`bpmn.event_rules`);
 * the structure of each process and sub-process (this module): start and end
   events, sequence flows that dangle or cross a boundary, gateways whose
   flows the engine could not choose between, implicit splits and joins,
@@ -26,6 +27,7 @@ from dataclasses import replace
 
 from bpmn.data_rules import check_data_rules
 from bpmn.diagnostics import Diagnostic, sort_key
+from bpmn.event_rules import check_event_rules
 from bpmn.load import BPMN_NS
 from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow, local, starts_implicitly
 from bpmn.references import ElementIndex, check_references, describe, describe_node, exec_severity, named
@@ -45,6 +47,7 @@ def validate(model: Model) -> list[Diagnostic]:
     index = ElementIndex(root)
     found += check_references(model, index)
     found += check_data_rules(root, index)
+    found += check_event_rules(model, index)
     if not model.processes:
         found.append(Diagnostic(
             "error", "model.no_process",

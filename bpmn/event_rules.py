@@ -1,0 +1,220 @@
+"""BPMN's rules for events: which trigger each kind of event may have, where, and what it must interrupt.
+
+A modelling tool lets anyone put a cancel trigger on a start event or a timer
+on an end event; SpiffWorkflow then builds the event as if it had no trigger
+at all, so the process would run, but not as drawn. BPMN 2.0 (§10.5, the
+tables of triggers for start, intermediate and end events) says what is
+allowed:
+
+===========================  ===========================================================
+event                        triggers it may have (several of them: a "multiple" event)
+===========================  ===========================================================
+start, top level             message, timer, conditional, signal, or none
+start of an event sub-process  message, timer, conditional, signal, error, escalation,
+                             compensation; never none
+start of any other sub-process  none only
+intermediate catch           message, timer, conditional, link, signal; never none
+intermediate throw           message, escalation, compensation, link, signal, or none
+end                          message, error, escalation, cancel, compensation, signal,
+                             terminate, or none
+boundary                     message, timer, escalation, error, cancel, compensation,
+                             conditional, signal; never none
+===========================  ===========================================================
+
+And besides:
+
+* an error or compensation start event of an event sub-process interrupts;
+  an error, cancel or compensation boundary event cancels its activity;
+* a cancel end event stands in a transaction, and a cancel boundary event
+  is attached to one;
+* an event sub-process is started by its event, never by a sequence flow,
+  and hands on nothing: no flow comes into it or leaves it;
+* what follows an event-based gateway is one catching event (message,
+  timer, signal or conditional) or a receive task per branch;
+* an ``eventDefinitionRef`` names a definition declared at the top of the
+  file, not one inside another event.
+
+:func:`check_event_rules` reports each breach with the element and its line:
+an error in an executable process, a warning in a descriptive one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from bpmn.diagnostics import Diagnostic
+from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, bpmn_local, local
+from bpmn.references import ElementIndex, describe_node, exec_severity
+
+_SUFFIX = "EventDefinition"
+_STARTS = frozenset({"message", "timer", "conditional", "signal"})
+_ALLOWED: dict[str, frozenset[str]] = {
+    "top-level start event": _STARTS,
+    "start event of an event sub-process": _STARTS | {"error", "escalation", "compensate"},
+    "start event of a sub-process": frozenset(),
+    "intermediate catch event": frozenset({"message", "timer", "conditional", "link", "signal"}),
+    "intermediate throw event": frozenset({"message", "escalation", "compensate", "link", "signal"}),
+    "end event": frozenset({"message", "error", "escalation", "cancel", "compensate", "signal", "terminate"}),
+    "boundary event": frozenset({"message", "timer", "escalation", "error", "cancel", "compensate",
+                                 "conditional", "signal"}),
+}
+# Positions where an event without a trigger would never happen.
+_NEEDS_TRIGGER = frozenset({"start event of an event sub-process", "intermediate catch event", "boundary event"})
+_TRIGGER_NAMES = {"compensate": "compensation"}
+Problem = tuple[str, str, int | None]  # code, message, line
+_EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"})
+
+
+def check_event_rules(model: Model, index: ElementIndex) -> list[Diagnostic]:
+    """Every event, event sub-process and event-based gateway that breaks the rules above."""
+    found: list[Diagnostic] = []
+    for process in model.processes:
+        severity = exec_severity(process.is_executable)
+        for node in process.nodes.values():
+            if node.kind == "event":
+                found += [Diagnostic(severity, code, message, node.id, line)
+                          for code, message, line in _event(process, node, index)]
+            elif node.attrs.get("triggeredByEvent") == "true" and _flows_touching(process, node):
+                found.append(Diagnostic(
+                    severity, "event.subprocess_flow",
+                    f"the {describe_node(node)} is an event sub-process with sequence flows coming in or going "
+                    "out: its start event starts it, and it hands on nothing", node.id, node.line))
+            elif node.tag == "eventBasedGateway":
+                found += [Diagnostic(severity, "gateway.event_target", message, node.id, node.line)
+                          for message in _event_gateway(process, node)]
+    return found
+
+
+def _flows_touching(process: Process, node: FlowNode) -> bool:
+    return any(node.id in (flow.source, flow.target) for flow in process.flows.values())
+
+
+def _position(process: Process, node: FlowNode) -> str | None:
+    if node.tag == "startEvent":
+        # From the tree, not parent_id: a sub-process without an id holds events too.
+        owner = node.element.getparent() if node.element is not None else None
+        if owner is None or bpmn_local(owner) not in SUBPROCESS_TAGS:
+            return "top-level start event"
+        if owner.get("triggeredByEvent") == "true":
+            return "start event of an event sub-process"
+        return "start event of a sub-process"
+    return {"intermediateCatchEvent": "intermediate catch event", "intermediateThrowEvent": "intermediate throw event",
+            "endEvent": "end event", "boundaryEvent": "boundary event"}.get(node.tag)
+
+
+def triggers(node: FlowNode, index: ElementIndex) -> tuple[list[str], list[tuple[str, int | None]]]:
+    """The node's triggers (``message``, ``timer``...), its own and those its ``eventDefinitionRef`` names.
+
+    Also the problems of those references: one that names a definition
+    inside another event (what it names is that event's, not shared).
+    """
+    names: list[str] = []
+    problems: list[tuple[str, int | None]] = []
+    if node.element is None:
+        return [n.removesuffix(_SUFFIX) for n in node.event_definitions if n.endswith(_SUFFIX)], problems
+    for child in node.element.iterchildren():
+        tag = bpmn_local(child)
+        if tag and tag.endswith(_SUFFIX):
+            names.append(tag.removesuffix(_SUFFIX))
+        elif tag == "eventDefinitionRef":
+            target = index.get(child.text)
+            kind = local(target) if target is not None else ""
+            if not kind.endswith(_SUFFIX):
+                continue  # names nothing, or no event definition: references.py reports that
+            names.append(kind.removesuffix(_SUFFIX))
+            holder = target.getparent()
+            if holder is not None and local(holder) != "definitions":
+                problems.append((f"its eventDefinitionRef names {index.describe(child.text or '')}, which belongs to "
+                                 f"{index.describe(holder.get('id') or '')}; a shared event definition is declared "
+                                 "at the top of the file", child.sourceline))
+    return names, problems
+
+
+def _a(words: str) -> str:
+    return f"{'an' if words[:1] in 'aeiou' else 'a'} {words}"
+
+
+def _said(names: Iterable[str]) -> str:
+    return ", ".join(_TRIGGER_NAMES.get(n, n) for n in names)
+
+
+def _event(process: Process, node: FlowNode, index: ElementIndex) -> list[Problem]:
+    position = _position(process, node)
+    if position is None:
+        return []
+    names, ref_problems = triggers(node, index)
+    who = describe_node(node)
+    found = [("event.definition_ref", f"the {who}: {problem}", line) for problem, line in ref_problems]
+    allowed = _ALLOWED[position]
+    wrong = sorted({n for n in names if n not in allowed})
+    if wrong:
+        may = _said(sorted(allowed)) if allowed else "no trigger: it starts when the flow reaches its sub-process"
+        if allowed and position not in _NEEDS_TRIGGER:
+            may += " or none"
+        found.append(("event.trigger_not_allowed",
+                      f"the {who} has a trigger that {_a(position)} cannot have: {_said(wrong)} (it may have "
+                      f"{may}); the engine would not run it as drawn", node.line))
+    elif not names and position in _NEEDS_TRIGGER:
+        found.append(("event.trigger_missing",
+                      f"the {who} has no trigger (no event definition): {_a(position)} without one never happens; "
+                      f"give it one of {_said(sorted(allowed))}", node.line))
+    found += _interrupting(process, node, position, set(names))
+    return found
+
+
+def _interrupting(process: Process, node: FlowNode, position: str, names: set[str]) -> list[Problem]:
+    who = describe_node(node)
+    found: list[Problem] = []
+    if position == "start event of an event sub-process" and node.attrs.get("isInterrupting") == "false":
+        stopping = sorted(names & {"error", "compensate"})
+        if stopping:
+            found.append(("event.must_interrupt",
+                          f"the {who} is a non-interrupting {_said(stopping)} start event: an event sub-process "
+                          "started by an error or by compensation always interrupts what it is in", node.line))
+    elif position == "boundary event":
+        stopping = sorted(names & {"error", "cancel", "compensate"})
+        if stopping and not node.cancel_activity:
+            found.append(("event.must_interrupt",
+                          f"the {who} is a non-interrupting {_said(stopping)} boundary event "
+                          "(cancelActivity=\"false\"): an error, cancel or compensation boundary event always "
+                          "ends the activity it is attached to", node.line))
+        target = process.nodes.get(node.attached_to or "")
+        if "cancel" in names and target is not None and target.tag != "transaction":
+            found.append(("event.cancel_outside_transaction",
+                          f"the {who} is a cancel boundary event on {describe_node(target)}, which is not a "
+                          "transaction: only a transaction can be cancelled", node.line))
+    elif position == "end event" and "cancel" in names and not _in_transaction(node):
+        found.append(("event.cancel_outside_transaction",
+                      f"the {who} is a cancel end event outside a transaction: only a transaction can be "
+                      "cancelled", node.line))
+    return found
+
+
+def _in_transaction(node: FlowNode) -> bool:
+    owner = node.element.getparent() if node.element is not None else None
+    return owner is not None and bpmn_local(owner) == "transaction"
+
+
+def _event_gateway(process: Process, gateway: FlowNode) -> list[str]:
+    """What is wrong with the branches of an event-based gateway (each must wait for one event)."""
+    problems = []
+    for flow in process.flows.values():
+        if flow.source != gateway.id or not flow.target:
+            continue
+        target = process.nodes.get(flow.target)
+        if target is None:
+            continue  # a dangling flow: validate.py reports it
+        if target.tag == "receiveTask":
+            continue
+        if target.tag != "intermediateCatchEvent":
+            problems.append(f"the {describe_node(gateway)} leads to {describe_node(target)}; "
+                            "each of its branches must wait for an event: an intermediate catch event "
+                            "(message, timer, signal or conditional) or a receive task")
+            continue
+        kinds = [n.removesuffix(_SUFFIX) for n in target.event_definitions if n.endswith(_SUFFIX)]
+        odd = sorted(set(kinds) - _EVENT_GATEWAY_TRIGGERS)
+        if odd:
+            problems.append(f"the {describe_node(gateway)} leads to {describe_node(target)}, "
+                            f"a {_said(odd)} catch event; a branch of an event-based gateway waits for a message, "
+                            "a timer, a signal or a condition")
+    return problems
