@@ -32,7 +32,17 @@ And besides:
 * what follows an event-based gateway is one catching event (message,
   timer, signal or conditional) or a receive task per branch;
 * an ``eventDefinitionRef`` names a definition declared at the top of the
-  file, not one inside another event.
+  file, not one inside another event;
+* a link is a jump within one level of the process: its throw event has no
+  outgoing flow and names a catch event of the same level (by the link's
+  name, as engines pair them; a link without a name goes by its event's
+  name, as bpmn-js shows it), whose name no other catch event there shares;
+  the catch event has no incoming flow;
+* a message flow leaves something that sends (never a start, catch or
+  boundary event, nor a gateway) and reaches something that receives (never
+  an end or throw event, nor a gateway). Only a warning, in any process: the
+  engine does not run message flows, so such a drawing misleads its readers
+  without changing what runs.
 
 :func:`check_event_rules` reports each breach with the element and its line:
 an error in an executable process, a warning in a descriptive one.
@@ -42,7 +52,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lxml import etree
+
 from bpmn.diagnostics import Diagnostic
+from bpmn.load import BPMN_NS
 from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, bpmn_local, local
 from bpmn.references import ElementIndex, describe_node, exec_severity
 
@@ -82,6 +95,8 @@ def check_event_rules(model: Model, index: ElementIndex) -> list[Diagnostic]:
             elif node.tag == "eventBasedGateway":
                 found += [Diagnostic(severity, "gateway.event_target", message, node.id, node.line)
                           for message in _event_gateway(process, node)]
+        found += [Diagnostic(severity, code, message, node.id, node.line) for code, message, node in _links(process)]
+    found += _message_flow_ends(model)
     return found
 
 
@@ -218,3 +233,72 @@ def _event_gateway(process: Process, gateway: FlowNode) -> list[str]:
                             f"a {_said(odd)} catch event; a branch of an event-based gateway waits for a message, "
                             "a timer, a signal or a condition")
     return problems
+
+
+def _link_name(node: FlowNode) -> str | None:
+    """The name a link event pairs by (see :func:`link_name`), or None for another kind of event."""
+    link = node.element.find(f"{{{BPMN_NS}}}linkEventDefinition") if node.element is not None else None
+    return link_name(node.element, link) if link is not None and node.element is not None else None
+
+
+def link_name(event: etree._Element, link: etree._Element) -> str:
+    """The name a link event pairs by: its link definition's, else (bpmn-js leaves that empty) the event's own."""
+    return " ".join((link.get("name") or "").split()) or " ".join((event.get("name") or "").split())
+
+
+def _links(process: Process) -> list[tuple[str, str, FlowNode]]:
+    """Link events that do not pair up within their level, or that have flows a jump cannot have."""
+    found: list[tuple[str, str, FlowNode]] = []
+    throws: dict[str | None, list[tuple[str, FlowNode]]] = {}
+    catches: dict[tuple[str | None, str], list[FlowNode]] = {}
+    for node in process.nodes.values():
+        if node.tag not in ("intermediateThrowEvent", "intermediateCatchEvent"):
+            continue
+        name = _link_name(node)
+        if name is None:
+            continue
+        throwing = node.tag == "intermediateThrowEvent"
+        flows = [f for f in process.flows.values() if (f.source if throwing else f.target) == node.id]
+        if flows:
+            found.append(("event.link_flow",
+                          f"the {describe_node(node)} is a link {'throw' if throwing else 'catch'} event with "
+                          f"{'an outgoing' if throwing else 'an incoming'} sequence flow ({flows[0].id}): a link "
+                          f"{'jumps to its catch event instead' if throwing else 'is reached by its throw event'}",
+                          node))
+        if throwing:
+            throws.setdefault(node.parent_id, []).append((name, node))
+        elif name:
+            catches.setdefault((node.parent_id, name), []).append(node)
+    for level, named_throws in throws.items():
+        for name, node in named_throws:
+            if not name:
+                found.append(("event.link_unmatched", f"the {describe_node(node)} is a link throw event without "
+                              "a link name: nothing says which catch event it jumps to", node))
+            elif (level, name) not in catches:
+                found.append(("event.link_unmatched",
+                              f"the {describe_node(node)} jumps to the link «{name}», which no link catch event of "
+                              "the same level (process or sub-process) catches: the path would stop there", node))
+    for (_level, name), nodes in catches.items():
+        for node in nodes[1:]:
+            found.append(("event.link_unmatched",
+                          f"the {describe_node(node)} catches the link «{name}», as {describe_node(nodes[0])} "
+                          "does at the same level: a throw to it could go to either", node))
+    return found
+
+
+_CANNOT_SEND = frozenset({"startEvent", "intermediateCatchEvent", "boundaryEvent"})
+_CANNOT_RECEIVE = frozenset({"endEvent", "intermediateThrowEvent"})
+
+
+def _message_flow_ends(model: Model) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for flow in model.message_flows:
+        for node, wrong, role in ((model.node(flow.source or ""), _CANNOT_SEND, "send"),
+                                  (model.node(flow.target or ""), _CANNOT_RECEIVE, "receive")):
+            if node is None or not (node.tag in wrong or node.kind == "gateway"):
+                continue
+            found.append(Diagnostic(
+                "warning", "messageflow.direction",
+                f"the message flow {flow.id} {'leaves' if role == 'send' else 'reaches'} {describe_node(node)}, "
+                f"which cannot {role} a message", flow.id, flow.line))
+    return found

@@ -13,7 +13,8 @@ report keep the model exactly as uploaded. BPMN constructs SpiffWorkflow
   inserted inclusive gateway (``<id>__split``) whose unconditional flows get
   the condition ``True`` and which inherits the default flow.
 * **Link events.** A throwing link event continues at the catching link
-  event of the same name in the same process (an "off-page connector"). The
+  event of the same name in the same process (an "off-page connector"); a
+  link without a name goes by its event's name, as bpmn-js shows it. The
   pair becomes two plain intermediate events joined by a sequence flow
   (``<throw id>__link``).
 * **Signal end events.** The library parses an end event's signal
@@ -107,6 +108,7 @@ from collections import Counter, defaultdict
 
 from lxml import etree
 
+from bpmn.event_rules import link_name
 from bpmn.load import BPMN_NS, CAMUNDA_NS, SPIFF_NS, ZEEBE_NS
 from bpmn.model import bpmn_local, extension_elements, starts_implicitly
 from engine import expressions
@@ -419,12 +421,13 @@ def _links(container: etree._Element, ids: set[str]) -> None:
     catches: dict[str, etree._Element] = {}
     for el in _children(container):
         link = el.find(f"{_Q}linkEventDefinition")
-        if link is None or not link.get("name"):
+        name = link_name(el, link) if link is not None else ""
+        if not name:
             continue
         if bpmn_local(el) == "intermediateThrowEvent":
-            throws[link.get("name")].append(el)
+            throws[name].append(el)
         elif bpmn_local(el) == "intermediateCatchEvent":
-            catches[link.get("name")] = el
+            catches[name] = el
     for name, sources in throws.items():
         target = catches.get(name)
         if target is None or not target.get("id"):

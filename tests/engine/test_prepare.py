@@ -73,10 +73,12 @@ def test_an_implicit_merge_runs_the_task_once_per_token(split: str, runs: int) -
     assert live.data["n"] in ({2, 11} if runs == 2 else {2})
 
 
-def test_a_link_event_continues_at_its_catch():
+@pytest.mark.parametrize(("link", "event"), [("L", ""), ("", "Go on")], ids=["link name", "bpmn-js: event name"])
+def test_a_link_event_continues_at_its_catch(link: str, event: str):
+    throw = f'<bpmn:intermediateThrowEvent id="go" name="{event}"><bpmn:linkEventDefinition name="{link}"/>'
+    catch = f'<bpmn:intermediateCatchEvent id="land" name="{event}"><bpmn:linkEventDefinition name="{link}"/>'
     xml = doc('<bpmn:startEvent id="start"/><bpmn:sequenceFlow id="f0" sourceRef="start" targetRef="go"/>'
-              '<bpmn:intermediateThrowEvent id="go"><bpmn:linkEventDefinition name="L"/></bpmn:intermediateThrowEvent>'
-              '<bpmn:intermediateCatchEvent id="land"><bpmn:linkEventDefinition name="L"/></bpmn:intermediateCatchEvent>'
+              f'{throw}</bpmn:intermediateThrowEvent>{catch}</bpmn:intermediateCatchEvent>'
               '<bpmn:sequenceFlow id="f1" sourceRef="land" targetRef="t"/><bpmn:scriptTask id="t"><bpmn:script>y = 1'
               '</bpmn:script></bpmn:scriptTask>'
               '<bpmn:sequenceFlow id="f2" sourceRef="t" targetRef="end"/><bpmn:endEvent id="end"/>')
