@@ -33,6 +33,9 @@ And besides:
   timer, signal or conditional) or a receive task per branch;
 * an ``eventDefinitionRef`` names a definition declared at the top of the
   file, not one inside another event;
+* a throwing escalation event names the escalation it raises, and that
+  escalation has a code: a catching event is chosen by it (an error may go
+  without: engines then throw one any error catcher takes);
 * a link is a jump within one level of the process: its throw event has no
   outgoing flow and names a catch event of the same level (by the link's
   name, as engines pair them; a link without a name goes by its event's
@@ -174,7 +177,25 @@ def _event(process: Process, node: FlowNode, index: ElementIndex) -> list[Proble
                       f"the {who} has no trigger (no event definition): {_a(position)} without one never happens; "
                       f"give it one of {_said(sorted(allowed))}", node.line))
     found += _interrupting(process, node, position, set(names))
+    if "escalation" in names and position in ("end event", "intermediate throw event"):
+        found += _escalation_code(node, index)
     return found
+
+
+def _escalation_code(node: FlowNode, index: ElementIndex) -> list[Problem]:
+    definition = node.element.find(f"{{{BPMN_NS}}}escalationEventDefinition") if node.element is not None else None
+    if definition is None:
+        return []  # named by eventDefinitionRef: the shared definition is checked where it is declared
+    ref = (definition.get("escalationRef") or "").strip()
+    escalation = index.get(ref) if ref else None
+    if ref and escalation is None:
+        return []  # names nothing: references.py reports it
+    if escalation is not None and (escalation.get("escalationCode") or "").strip():
+        return []
+    why = (f"{index.describe(ref)} has no escalationCode" if escalation is not None
+           else "it names no escalation (escalationRef)")
+    return [("event.escalation_code", f"the {describe_node(node)} throws an escalation, but {why}: nothing can "
+             "tell which escalation catcher it reaches", definition.sourceline)]
 
 
 def _interrupting(process: Process, node: FlowNode, position: str, names: set[str]) -> list[Problem]:

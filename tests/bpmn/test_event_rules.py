@@ -265,3 +265,20 @@ def test_a_message_flow_that_runs_the_wrong_way_is_a_warning():
     assert all(d.severity == "warning" for d in direction.values())
     assert "leaves intermediate catch event wait, which cannot send a message" in direction["m1"].message
     assert "reaches end event end, which cannot receive a message" in direction["m2"].message
+
+
+@pytest.mark.parametrize(("declared", "ref", "problem"), [
+    ('<escalation id="esc" escalationCode="LATE"/>', 'escalationRef="esc"', None),
+    ('<escalation id="esc"/>', 'escalationRef="esc"', "escalation esc has no escalationCode"),
+    ('<escalation id="esc" escalationCode="LATE"/>', "", "it names no escalation (escalationRef)"),
+])
+def test_a_thrown_escalation_names_an_escalation_with_a_code(declared: str, ref: str, problem: str | None):
+    for build in (end, lambda t: top(f'<intermediateThrowEvent id="e">{DEFS[t]}</intermediateThrowEvent>')):
+        xml = build("escalation").replace("<escalationEventDefinition/>", f"<escalationEventDefinition {ref}/>")
+        xml = xml.replace("<process ", declared + "\n<process ", 1)
+        found = [d for d in validate(model_of(xml)) if d.code == "event.escalation_code"]
+        if problem is None:
+            assert found == []
+        else:
+            (one,) = found
+            assert problem in one.message and one.element_id == "e" and one.severity == "error"
