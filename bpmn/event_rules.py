@@ -3,23 +3,24 @@
 A modelling tool lets anyone put a cancel trigger on a start event or a timer
 on an end event; SpiffWorkflow then builds the event as if it had no trigger
 at all, so the process would run, but not as drawn. BPMN 2.0 (§10.5, the
-tables of triggers for start, intermediate and end events) says what is
-allowed:
+tables of triggers for start, intermediate and end events) says what each
+may have:
 
-===========================  ===========================================================
-event                        triggers it may have (several of them: a "multiple" event)
-===========================  ===========================================================
-start, top level             message, timer, conditional, signal, or none
-start of an event sub-process  message, timer, conditional, signal, error, escalation,
-                             compensation; never none
-start of any other sub-process  none only
-intermediate catch           message, timer, conditional, link, signal; never none
-intermediate throw           message, escalation, compensation, link, signal, or none
-end                          message, error, escalation, cancel, compensation, signal,
-                             terminate, or none
-boundary                     message, timer, escalation, error, cancel, compensation,
-                             conditional, signal; never none
-===========================  ===========================================================
+* a top-level start event: message, timer, conditional, signal, or none;
+* the start event of an event sub-process: message, timer, conditional,
+  signal, error, escalation or compensation, never none;
+* the start event of any other sub-process: none only (the flow reaching
+  the sub-process starts it);
+* an intermediate catch event: message, timer, conditional, link or
+  signal, never none;
+* an intermediate throw event: message, escalation, compensation, link,
+  signal, or none;
+* an end event: message, error, escalation, cancel, compensation, signal,
+  terminate, or none;
+* a boundary event: message, timer, escalation, error, cancel,
+  compensation, conditional or signal, never none.
+
+Several triggers on one event make a "multiple" event; each must be allowed.
 
 And besides:
 
@@ -62,6 +63,8 @@ from bpmn.load import BPMN_NS
 from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, bpmn_local, local
 from bpmn.references import ElementIndex, describe_node, exec_severity
 
+Problem = tuple[str, str, int | None]  # code, message, line
+
 _SUFFIX = "EventDefinition"
 _STARTS = frozenset({"message", "timer", "conditional", "signal"})
 _ALLOWED: dict[str, frozenset[str]] = {
@@ -77,7 +80,6 @@ _ALLOWED: dict[str, frozenset[str]] = {
 # Positions where an event without a trigger would never happen.
 _NEEDS_TRIGGER = frozenset({"start event of an event sub-process", "intermediate catch event", "boundary event"})
 _TRIGGER_NAMES = {"compensate": "compensation"}
-Problem = tuple[str, str, int | None]  # code, message, line
 _EVENT_GATEWAY_TRIGGERS = frozenset({"message", "timer", "signal", "conditional"})
 
 
@@ -107,7 +109,7 @@ def _flows_touching(process: Process, node: FlowNode) -> bool:
     return any(node.id in (flow.source, flow.target) for flow in process.flows.values())
 
 
-def _position(process: Process, node: FlowNode) -> str | None:
+def _position(node: FlowNode) -> str | None:
     if node.tag == "startEvent":
         # From the tree, not parent_id: a sub-process without an id holds events too.
         owner = node.element.getparent() if node.element is not None else None
@@ -120,7 +122,7 @@ def _position(process: Process, node: FlowNode) -> str | None:
             "endEvent": "end event", "boundaryEvent": "boundary event"}.get(node.tag)
 
 
-def triggers(node: FlowNode, index: ElementIndex) -> tuple[list[str], list[tuple[str, int | None]]]:
+def _triggers(node: FlowNode, index: ElementIndex) -> tuple[list[str], list[tuple[str, int | None]]]:
     """The node's triggers (``message``, ``timer``...), its own and those its ``eventDefinitionRef`` names.
 
     Also the problems of those references: one that names a definition
@@ -157,10 +159,10 @@ def _said(names: Iterable[str]) -> str:
 
 
 def _event(process: Process, node: FlowNode, index: ElementIndex) -> list[Problem]:
-    position = _position(process, node)
+    position = _position(node)
     if position is None:
         return []
-    names, ref_problems = triggers(node, index)
+    names, ref_problems = _triggers(node, index)
     who = describe_node(node)
     found = [("event.definition_ref", f"the {who}: {problem}", line) for problem, line in ref_problems]
     allowed = _ALLOWED[position]
@@ -251,7 +253,7 @@ def _event_gateway(process: Process, gateway: FlowNode) -> list[str]:
         odd = sorted(set(kinds) - _EVENT_GATEWAY_TRIGGERS)
         if odd:
             problems.append(f"the {describe_node(gateway)} leads to {describe_node(target)}, "
-                            f"a {_said(odd)} catch event; a branch of an event-based gateway waits for a message, "
+                            f"{_a(_said(odd))} catch event; a branch of an event-based gateway waits for a message, "
                             "a timer, a signal or a condition")
     return problems
 
@@ -270,8 +272,9 @@ def link_name(event: etree._Element, link: etree._Element) -> str:
 def _links(process: Process) -> list[tuple[str, str, FlowNode]]:
     """Link events that do not pair up within their level, or that have flows a jump cannot have."""
     found: list[tuple[str, str, FlowNode]] = []
-    throws: dict[str | None, list[tuple[str, FlowNode]]] = {}
-    catches: dict[tuple[str | None, str], list[FlowNode]] = {}
+    # Levels by their element, not parent_id: a sub-process without an id is a level too.
+    throws: dict[etree._Element | None, list[tuple[str, FlowNode]]] = {}
+    catches: dict[tuple[etree._Element | None, str], list[FlowNode]] = {}
     for node in process.nodes.values():
         if node.tag not in ("intermediateThrowEvent", "intermediateCatchEvent"):
             continue
@@ -286,10 +289,11 @@ def _links(process: Process) -> list[tuple[str, str, FlowNode]]:
                           f"{'an outgoing' if throwing else 'an incoming'} sequence flow ({flows[0].id}): a link "
                           f"{'jumps to its catch event instead' if throwing else 'is reached by its throw event'}",
                           node))
+        level = node.element.getparent() if node.element is not None else None
         if throwing:
-            throws.setdefault(node.parent_id, []).append((name, node))
+            throws.setdefault(level, []).append((name, node))
         elif name:
-            catches.setdefault((node.parent_id, name), []).append(node)
+            catches.setdefault((level, name), []).append(node)
     for level, named_throws in throws.items():
         for name, node in named_throws:
             if not name:

@@ -282,3 +282,13 @@ def test_a_thrown_escalation_names_an_escalation_with_a_code(declared: str, ref:
         else:
             (one,) = found
             assert problem in one.message and one.element_id == "e" and one.severity == "error"
+
+
+def test_a_sub_process_without_an_id_is_a_level_of_its_own_for_links():
+    inner = ('<subProcess><startEvent id="ss"/>' + THROW.format(name="", link="A")
+             + '<sequenceFlow id="g" sourceRef="ss" targetRef="throw"/></subProcess>')
+    outer_catch = CATCH.format(id="catch", name="", link="A")
+    # The only catch event of «A» is outside the sub-process: the throw inside cannot reach it.
+    found = link_codes(links(inner, outer_catch).replace('sourceRef="s" targetRef="throw"',
+                                                         'sourceRef="s" targetRef="catch"'))
+    assert sorted(found) == [("event.link_flow", "catch"), ("event.link_unmatched", "throw")]
