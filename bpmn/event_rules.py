@@ -30,8 +30,9 @@ And besides:
   is attached to one;
 * an event sub-process is started by its event, never by a sequence flow,
   and hands on nothing: no flow comes into it or leaves it;
-* what follows an event-based gateway is one catching event (message,
-  timer, signal or conditional) or a receive task per branch;
+* an event-based gateway has two or more branches, and what follows it
+  is one catching event (message, timer, signal or conditional) or a
+  receive task per branch;
 * an ``eventDefinitionRef`` names a definition declared at the top of the
   file, not one inside another event;
 * a throwing escalation event names the escalation it raises, and that
@@ -236,8 +237,13 @@ def _in_transaction(node: FlowNode) -> bool:
 def _event_gateway(process: Process, gateway: FlowNode) -> list[str]:
     """What is wrong with the branches of an event-based gateway (each must wait for one event)."""
     problems = []
-    for flow in process.flows.values():
-        if flow.source != gateway.id or not flow.target:
+    leaving = [flow for flow in process.flows.values() if flow.source == gateway.id]
+    if len(leaving) < 2:
+        problems.append(f"the {describe_node(gateway)} has {len(leaving) or 'no'} outgoing sequence flow"
+                        f"{'' if len(leaving) == 1 else 's'}: an event-based gateway chooses between two or more "
+                        "events, whichever happens first")
+    for flow in leaving:
+        if not flow.target:
             continue
         target = process.nodes.get(flow.target)
         if target is None:

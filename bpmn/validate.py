@@ -120,7 +120,13 @@ def _check_container(process: Process, owner: FlowNode | None, members: list[Flo
                      incoming: Mapping[str, list[SequenceFlow]]) -> list[Diagnostic]:
     """Start and end events of a process or of one sub-process inside it."""
     if owner is not None and owner.tag == "adHocSubProcess":
-        return []  # ad-hoc sub-processes have no start or end events by definition
+        # Ad-hoc sub-processes have no start or end events by definition, but something to do (BPMN: at
+        # least one activity).
+        if any(n.kind == "activity" for n in members):
+            return []
+        return [Diagnostic(exec_severity(process.is_executable), "subprocess.empty",
+                           f"the ad-hoc sub-process {named(owner.name, owner.id)} holds no activity, so there is "
+                           "nothing to choose from in it", owner.id, owner.line)]
     if not members and not process.is_executable:
         return []  # an empty descriptive process (a black-box pool) or a placeholder sub-process
     where = (f"the sub-process {named(owner.name, owner.id)}" if owner is not None

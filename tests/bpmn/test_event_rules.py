@@ -292,3 +292,11 @@ def test_a_sub_process_without_an_id_is_a_level_of_its_own_for_links():
     found = link_codes(links(inner, outer_catch).replace('sourceRef="s" targetRef="throw"',
                                                          'sourceRef="s" targetRef="catch"'))
     assert sorted(found) == [("event.link_flow", "catch"), ("event.link_unmatched", "throw")]
+
+
+def test_an_event_based_gateway_chooses_between_two_events_at_least():
+    catch = '<intermediateCatchEvent id="b{i}">' + DEFS["message"] + "</intermediateCatchEvent>"
+    (found,) = rules(gateway(catch))
+    assert found.code == "gateway.event_target" and found.element_id == "g"
+    assert "has 1 outgoing sequence flow: an event-based gateway chooses between two or more events" in found.message
+

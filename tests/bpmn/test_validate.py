@@ -581,3 +581,16 @@ def test_a_gateway_with_no_flows_at_all(executable: bool, severity: str):
     xml = document(process(body, executable=executable))
     d = the_one(xml, "gateway.unconnected")
     assert (d.severity, d.element_id, d.line) == (severity, "lonely", line_of(xml, '<parallelGateway'))
+
+
+def adhoc(inside: str) -> str:
+    return document(process(
+        f'<startEvent id="s"/>\n<adHocSubProcess id="ah" name="Gather">{inside}</adHocSubProcess>\n<endEvent id="end"/>\n'
+        '<sequenceFlow id="f1" sourceRef="s" targetRef="ah"/>\n<sequenceFlow id="f2" sourceRef="ah" targetRef="end"/>\n'))
+
+
+def test_an_ad_hoc_sub_process_holds_an_activity():
+    assert [d for d in validate(model_of(adhoc('<task id="t"/>'))) if d.code == "subprocess.empty"] == []
+    (found,) = [d for d in validate(model_of(adhoc(""))) if d.code == "subprocess.empty"]
+    assert found.severity == "error" and found.element_id == "ah"
+    assert "the ad-hoc sub-process «Gather» (ah) holds no activity" in found.message
