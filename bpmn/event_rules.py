@@ -61,7 +61,7 @@ from lxml import etree
 
 from bpmn.diagnostics import Diagnostic
 from bpmn.load import BPMN_NS
-from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, SequenceFlow, bpmn_local, local
+from bpmn.model import SUBPROCESS_TAGS, FlowNode, Model, Process, bpmn_local, local
 from bpmn.references import ElementIndex, describe_node, exec_severity
 
 Problem = tuple[str, str, int | None]  # code, message, line
@@ -89,42 +89,23 @@ def check_event_rules(model: Model, index: ElementIndex) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for process in model.processes:
         severity = exec_severity(process.is_executable)
-        flows = _Flows(process)
         for node in process.nodes.values():
             if node.kind == "event":
                 found += [Diagnostic(severity, code, message, node.id, line)
                           for code, message, line in _event(process, node, index)]
-            elif node.attrs.get("triggeredByEvent") == "true" and (flows.leaving(node) or flows.entering(node)):
+            elif node.attrs.get("triggeredByEvent") == "true" and (
+                    node.id in process.outgoing or node.id in process.incoming):
                 found.append(Diagnostic(
                     severity, "event.subprocess_flow",
                     f"the {describe_node(node)} is an event sub-process with sequence flows coming in or going "
                     "out: its start event starts it, and it hands on nothing", node.id, node.line))
             elif node.tag == "eventBasedGateway":
                 found += [Diagnostic(severity, "gateway.event_target", message, node.id, node.line)
-                          for message in _event_gateway(process, node, flows)]
+                          for message in _event_gateway(process, node)]
         found += [Diagnostic(severity, code, message, node.id, node.line)
-                  for code, message, node in _links(process, flows)]
+                  for code, message, node in _links(process)]
     found += _message_flow_ends(model)
     return found
-
-
-class _Flows:
-    """A process's sequence flows by the node they leave and the node they reach (looked up once per node)."""
-
-    def __init__(self, process: Process) -> None:
-        self._out: dict[str, list[SequenceFlow]] = {}
-        self._in: dict[str, list[SequenceFlow]] = {}
-        for flow in process.flows.values():
-            if flow.source:
-                self._out.setdefault(flow.source, []).append(flow)
-            if flow.target:
-                self._in.setdefault(flow.target, []).append(flow)
-
-    def leaving(self, node: FlowNode) -> list[SequenceFlow]:
-        return self._out.get(node.id, [])
-
-    def entering(self, node: FlowNode) -> list[SequenceFlow]:
-        return self._in.get(node.id, [])
 
 
 def _position(node: FlowNode) -> str | None:
@@ -251,10 +232,10 @@ def _in_transaction(node: FlowNode) -> bool:
     return owner is not None and bpmn_local(owner) == "transaction"
 
 
-def _event_gateway(process: Process, gateway: FlowNode, flows: _Flows) -> list[str]:
+def _event_gateway(process: Process, gateway: FlowNode) -> list[str]:
     """What is wrong with the branches of an event-based gateway (each must wait for one event)."""
     problems = []
-    leaving = flows.leaving(gateway)
+    leaving = process.outgoing.get(gateway.id, [])
     if len(leaving) < 2:
         problems.append(f"the {describe_node(gateway)} has {len(leaving) or 'no'} outgoing sequence flow"
                         f"{'' if len(leaving) == 1 else 's'}: an event-based gateway chooses between two or more "
@@ -292,7 +273,7 @@ def link_name(event: etree._Element, link: etree._Element) -> str:
     return " ".join((link.get("name") or "").split()) or " ".join((event.get("name") or "").split())
 
 
-def _links(process: Process, all_flows: _Flows) -> list[tuple[str, str, FlowNode]]:
+def _links(process: Process) -> list[tuple[str, str, FlowNode]]:
     """Link events that do not pair up within their level, or that have flows a jump cannot have."""
     found: list[tuple[str, str, FlowNode]] = []
     # Levels by their element, not parent_id: a sub-process without an id is a level too.
@@ -305,7 +286,7 @@ def _links(process: Process, all_flows: _Flows) -> list[tuple[str, str, FlowNode
         if name is None:
             continue
         throwing = node.tag == "intermediateThrowEvent"
-        flows = all_flows.leaving(node) if throwing else all_flows.entering(node)
+        flows = (process.outgoing if throwing else process.incoming).get(node.id, [])
         if flows:
             found.append(("event.link_flow",
                           f"the {describe_node(node)} is a link {'throw' if throwing else 'catch'} event with "

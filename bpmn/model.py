@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -264,6 +265,24 @@ class Process:
     def activities(self) -> list[FlowNode]:
         """Activities in document order, sub-processes and their contents included."""
         return [n for n in self.nodes.values() if n.kind == "activity"]
+
+    @cached_property
+    def outgoing(self) -> Mapping[str, list[SequenceFlow]]:
+        """The sequence flows leaving each node, by node id (worked out once, on first use)."""
+        found: dict[str, list[SequenceFlow]] = {}
+        for flow in self.flows.values():
+            if flow.source:
+                found.setdefault(flow.source, []).append(flow)
+        return found
+
+    @cached_property
+    def incoming(self) -> Mapping[str, list[SequenceFlow]]:
+        """The sequence flows reaching each node, by node id (worked out once, on first use)."""
+        found: dict[str, list[SequenceFlow]] = {}
+        for flow in self.flows.values():
+            if flow.target:
+                found.setdefault(flow.target, []).append(flow)
+        return found
 
     @property
     def display_name(self) -> str | None:

@@ -67,14 +67,9 @@ def validate(model: Model) -> list[Diagnostic]:
 
 def _check_process(model: Model, process: Process) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    incoming: dict[str, list[SequenceFlow]] = {}
-    outgoing: dict[str, list[SequenceFlow]] = {}
+    incoming, outgoing = process.incoming, process.outgoing
     for flow in process.flows.values():
         found += _check_flow(model, process, flow)
-        if flow.source:
-            outgoing.setdefault(flow.source, []).append(flow)
-        if flow.target:
-            incoming.setdefault(flow.target, []).append(flow)
     containers: dict[str | None, list[FlowNode]] = {None: []}
     for node in process.nodes.values():
         containers.setdefault(node.parent_id, []).append(node)
