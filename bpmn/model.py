@@ -247,6 +247,16 @@ class MessageFlow:
     line: int | None
 
 
+def _flows_by_end(flows: Mapping[str, SequenceFlow], end: str) -> dict[str, list[SequenceFlow]]:
+    """``flows`` grouped by the node at their ``end`` (``source`` or ``target``); flows without one left out."""
+    found: dict[str, list[SequenceFlow]] = {}
+    for flow in flows.values():
+        node = getattr(flow, end)
+        if node:
+            found.setdefault(node, []).append(flow)
+    return found
+
+
 @dataclass(frozen=True)
 class Process:
     id: str
@@ -269,20 +279,12 @@ class Process:
     @cached_property
     def outgoing(self) -> Mapping[str, list[SequenceFlow]]:
         """The sequence flows leaving each node, by node id (worked out once, on first use)."""
-        found: dict[str, list[SequenceFlow]] = {}
-        for flow in self.flows.values():
-            if flow.source:
-                found.setdefault(flow.source, []).append(flow)
-        return found
+        return _flows_by_end(self.flows, "source")
 
     @cached_property
     def incoming(self) -> Mapping[str, list[SequenceFlow]]:
         """The sequence flows reaching each node, by node id (worked out once, on first use)."""
-        found: dict[str, list[SequenceFlow]] = {}
-        for flow in self.flows.values():
-            if flow.target:
-                found.setdefault(flow.target, []).append(flow)
-        return found
+        return _flows_by_end(self.flows, "target")
 
     @property
     def display_name(self) -> str | None:
